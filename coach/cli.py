@@ -1,0 +1,306 @@
+"""Typer commands: parse -> one library call -> render. No logic lives here."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from coach.errors import CoachError
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="Practise machine-learning interview answers: graded feedback, probes and study plans.",
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+questions_app = typer.Typer(no_args_is_help=False, help="List and search the question bank.")
+corpus_app = typer.Typer(no_args_is_help=True, help="Check the reference notes and question bank.")
+app.add_typer(questions_app, name="questions")
+app.add_typer(corpus_app, name="corpus")
+
+GraderOpt = Annotated[
+    Optional[str],
+    typer.Option("--grader", help="offline or llm (default: llm when configured, else offline)"),
+]
+
+
+def _guard(func):
+    """Turn a CoachError into one line on stderr and its exit code; Ctrl-C into exit 130."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        from coach import render
+
+        try:
+            return func(*args, **kwargs)
+        except CoachError as exc:
+            render.error(str(exc))
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            render.error("interrupted; everything answered so far is saved")
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+def command(target=app, name: str | None = None):
+    def decorate(func):
+        return target.command(name=name)(_guard(func))
+
+    return decorate
+
+
+def _coach():
+    from coach.service import Coach
+
+    return Coach()
+
+
+def _check_grader(grader: str | None) -> str | None:
+    if grader not in (None, "offline", "llm"):
+        raise CoachError(f"--grader must be offline or llm, not {grader!r}")
+    return grader
+
+
+# --- configuration and corpus ------------------------------------------------------------------
+
+
+@command()
+def config():
+    """Show the effective settings (secrets masked) and where each came from."""
+    from coach import render
+    from coach.config import describe, load_settings
+
+    render.config_table(describe(load_settings()))
+
+
+@command()
+def ingest(
+    rebuild: Annotated[bool, typer.Option(help="Delete the embedded store and rebuild it")] = False,
+):
+    """Load questions and notes into the vector store (only new or changed ones are embedded)."""
+    from coach import render
+    from coach.config import load_settings
+    from coach.ingest import ingest as run_ingest
+
+    settings = load_settings()
+    with render.progress_bar("embedding") as progress:
+        report = run_ingest(settings, rebuild=rebuild, progress=progress)
+    render.ingest_report(report, settings.coach_chroma_url or str(settings.chroma_path))
+
+
+@command(name="import")
+def import_bank(
+    file: Annotated[Path, typer.Argument(help="A question list in the seed's reStructuredText layout")],
+    name: Annotated[Optional[str], typer.Option(help="Bank name (default: the file name)")] = None,
+):
+    """Add your own question bank (kept beside the shipped one, which is not touched)."""
+    from coach import render
+    from coach.config import load_settings
+    from coach.corpus import import_bank as run_import
+    from coach.ingest import ingest as run_ingest
+
+    settings = load_settings()
+    bank, parsed = run_import(settings.coach_home, file, name)
+    run_ingest(settings)
+    render.info(f"Imported {len(parsed.questions)} questions as bank '{bank}' (ids start with '{bank}-').")
+
+
+@questions_app.callback(invoke_without_command=True)
+@_guard
+def questions(
+    ctx: typer.Context,
+    round_: Annotated[Optional[str], typer.Option("--round", help="2, 3, 4 or additional")] = None,
+    kind: Annotated[Optional[str], typer.Option(help="technical, system-design or behavioral")] = None,
+    source: Annotated[Optional[str], typer.Option(help="reported, predicted, or an origin such as ChatGPT")] = None,
+    topic: Annotated[Optional[str], typer.Option(help="A topic word, such as recsys or bias")] = None,
+):
+    """List questions, with filters."""
+    if ctx.invoked_subcommand:
+        return
+    from coach import render
+    from coach.service import filter_questions
+
+    coach = _coach()
+    render.questions_table(filter_questions(coach.questions, round_, kind, source, topic, coach.notes))
+
+
+@command(questions_app, name="search")
+def questions_search(
+    text: Annotated[str, typer.Argument(help="What the question is about")],
+    n: Annotated[int, typer.Option("-n", min=1, max=50, help="How many")] = 5,
+):
+    """The questions nearest in meaning to TEXT, with similarity scores."""
+    from coach import render
+
+    render.search_results(_coach().search(text, n))
+
+
+@command(corpus_app, name="check")
+def corpus_check():
+    """Validate notes: front matter, sections, question ids, coverage, key-point sentences."""
+    from coach import render
+    from coach.corpus_check import check_corpus
+
+    report = check_corpus(_coach().questions)
+    render.corpus_report(report)
+    if report.problems:
+        raise typer.Exit(1)
+
+
+@command()
+def rubric(question_id: Annotated[str, typer.Argument(help="A question id, e.g. r2-position-bias")]):
+    """Show the rubric a question is graded against."""
+    from coach import render
+
+    coach = _coach()
+    render.question_panel(coach.question(question_id))
+    render.rubric(coach.rubric(question_id))
+
+
+# --- answering and grading ---------------------------------------------------------------------
+
+
+@command()
+def grade(
+    question_id: Annotated[str, typer.Argument(help="A question id")],
+    answer_file: Annotated[str, typer.Option("--answer-file", "-f", help="File with the answer, or - for stdin")],
+    grader: GraderOpt = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the grade as JSON")] = False,
+):
+    """Grade an answer without interaction (the answer is saved to history first)."""
+    from coach import render
+    from coach.service import read_answer_file
+
+    coach = _coach()
+    outcome = coach.answer(question_id, read_answer_file(answer_file), _check_grader(grader))
+    if outcome.grade is None:
+        raise CoachError(f"attempt {outcome.attempt_id} saved but not graded: {outcome.error}", exit_code=3)
+    if json_out:
+        render.print_json({"attempt_id": outcome.attempt_id, **outcome.grade.model_dump(mode="json")})
+    else:
+        render.grade(outcome.grade)
+        render.info(f"[dim]Saved as attempt {outcome.attempt_id}.[/]")
+
+
+@command()
+def practice(
+    round_: Annotated[Optional[str], typer.Option("--round", help="2, 3, 4 or additional")] = None,
+    kind: Annotated[Optional[str], typer.Option(help="technical, system-design or behavioral")] = None,
+    topic: Annotated[Optional[str], typer.Option(help="A topic word, such as recsys")] = None,
+    question_id: Annotated[Optional[str], typer.Option("--id", help="Practise this question")] = None,
+    grader: GraderOpt = None,
+    editor: Annotated[bool, typer.Option(help="Write the answer in $EDITOR")] = False,
+):
+    """Answer questions one at a time and get graded feedback."""
+    from coach.practice import run_practice
+
+    run_practice(_coach(), round_, kind, topic, question_id, _check_grader(grader), editor)
+
+
+@command()
+def regrade(
+    attempt_id: Annotated[Optional[int], typer.Argument(help="An attempt id")] = None,
+    pending: Annotated[bool, typer.Option("--pending", help="Grade every pending attempt")] = False,
+    grader: GraderOpt = None,
+):
+    """Grade saved attempts again (pending ones, or one by id)."""
+    from coach import render
+
+    coach = _coach()
+    if pending:
+        ids = [a.id for a in coach.history.pending()]
+    elif attempt_id is not None:
+        ids = [attempt_id]
+    else:
+        raise CoachError("give an attempt id or --pending")
+    if not ids:
+        render.info("No pending attempts.")
+        return
+    failed = 0
+    for outcome in coach.regrade(ids, _check_grader(grader)):
+        if outcome.grade:
+            render.info(f"attempt {outcome.attempt_id}: {outcome.grade.score:.1f}/10 ({outcome.grade.grader})")
+        else:
+            failed += 1
+            render.error(f"attempt {outcome.attempt_id} still pending: {outcome.error}")
+    if failed:
+        raise typer.Exit(3)
+
+
+@command()
+def history(
+    question_id: Annotated[Optional[str], typer.Option("--question", help="Only this question")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="How many, newest first")] = 50,
+    export: Annotated[Optional[Path], typer.Option(help="Write every attempt to FILE.jsonl")] = None,
+):
+    """List your attempts, or export them."""
+    from coach import render
+
+    coach = _coach()
+    if export:
+        count = coach.history.export_jsonl(export)
+        render.info(f"Wrote {count} attempts to {export}.")
+        return
+    render.attempts_table(coach.history.list(question_id, limit))
+
+
+@command()
+def show(attempt_id: Annotated[int, typer.Argument(help="An attempt id")]):
+    """Show one attempt, its grade and its follow-ups."""
+    from coach import render
+
+    coach = _coach()
+    for i, attempt in enumerate(coach.history.thread(attempt_id)):
+        question = coach.question(attempt.question_id) if i == 0 else None
+        render.attempt(attempt, question)
+
+
+@command()
+def forget(
+    attempt_id: Annotated[Optional[int], typer.Argument(help="An attempt id")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Delete every attempt")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask")] = False,
+):
+    """Delete one attempt, or all of them."""
+    from coach import render
+
+    coach = _coach()
+    if all_:
+        if not yes and not typer.confirm("Delete every attempt?"):
+            raise CoachError("nothing deleted")
+        render.info(f"Deleted {coach.history.delete_all()} attempts.")
+    elif attempt_id is not None:
+        coach.history.delete(attempt_id)
+        render.info(f"Deleted attempt {attempt_id}.")
+    else:
+        raise CoachError("give an attempt id or --all")
+
+
+@command(name="eval")
+def evaluate(
+    file: Annotated[Path, typer.Argument(help="CSV: question,reference_answer,answer,score,max_score")],
+    grader: GraderOpt = "offline",
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object of metrics")] = False,
+    limit: Annotated[Optional[int], typer.Option(min=1, help="Only the first N rows")] = None,
+    split: Annotated[Optional[str], typer.Option(help="Only rows whose `split` column equals this")] = None,
+):
+    """How far can you trust the grades? Agreement with human scores on a CSV."""
+    from coach import render
+    from coach.evaluate import evaluate_file
+
+    coach = _coach()
+    with render.progress_bar("grading") as progress:
+        result = evaluate_file(coach, file, _check_grader(grader) or "offline", limit, split, progress)
+    if json_out:
+        render.print_json(result.metrics)
+    else:
+        render.eval_report(result)
+
+
+def main() -> None:
+    app(prog_name="coach")

@@ -1,0 +1,92 @@
+"""`coach corpus check`: the lint that keeps reference notes usable as rubrics."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from coach.corpus import corpus_dir, parse_note
+from coach.errors import CoachError
+from coach.models import Question
+
+REQUIRED_SECTIONS = [
+    "Questions",
+    "Key points",
+    "Common mistakes",
+    "Follow-up probes",
+    "Strong answer outline",
+    "Levels",
+    "Sources",
+]
+DESIGN_SUBSECTIONS = ["Requirements", "Data", "Model", "Serving", "Evaluation", "Monitoring"]
+MIN_KEY_POINTS = 4
+POINT_WORDS = (8, 50)
+# A full stop followed by a capital letter inside a point means two sentences.
+TWO_SENTENCES = re.compile(r"[.!?]\s+[A-Z]")
+
+
+@dataclass
+class CoverageRow:
+    question_id: str
+    kind: str
+    note_ids: list[str]
+    key_points: int
+
+
+@dataclass
+class CorpusReport:
+    notes: int = 0
+    questions: int = 0
+    coverage: list[CoverageRow] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def check_corpus(questions: list[Question], notes_dir: Path | None = None) -> CorpusReport:
+    notes_dir = notes_dir or corpus_dir() / "notes"
+    report = CorpusReport(questions=len(questions))
+    ids = {q.id for q in questions}
+    notes = []
+    for path in sorted(notes_dir.glob("*.md")):
+        try:
+            note = parse_note(path.read_text(encoding="utf-8"), path.name)
+        except CoachError as exc:
+            report.problems.append(str(exc))
+            continue
+        notes.append(note)
+        where = path.name
+        if note.id != path.stem:
+            report.problems.append(f"{where}: id {note.id!r} differs from the file name")
+        if not note.title:
+            report.problems.append(f"{where}: missing title")
+        if not note.topics:
+            report.problems.append(f"{where}: no topics")
+        for section in REQUIRED_SECTIONS:
+            if not note.sections.get(section, "").strip():
+                report.problems.append(f"{where}: missing section '{section}'")
+        if note.kind == "system-design":
+            walkthrough = note.sections.get("Design walkthrough", "")
+            for sub in DESIGN_SUBSECTIONS:
+                if f"### {sub}" not in walkthrough:
+                    report.problems.append(f"{where}: design walkthrough lacks '### {sub}'")
+        for qid in note.questions:
+            if qid not in ids:
+                report.problems.append(f"{where}: unknown question id {qid!r}")
+        if len(note.key_points) < MIN_KEY_POINTS:
+            report.problems.append(f"{where}: {len(note.key_points)} key points; at least {MIN_KEY_POINTS}")
+        for i, point in enumerate(note.key_points, 1):
+            words = len(point.split())
+            if not POINT_WORDS[0] <= words <= POINT_WORDS[1]:
+                report.problems.append(f"{where}: key point {i} has {words} words ({POINT_WORDS[0]}-{POINT_WORDS[1]})")
+            if TWO_SENTENCES.search(point.rstrip(".")) or not point.endswith("."):
+                report.problems.append(f"{where}: key point {i} is not one sentence ending with a period")
+    report.notes = len(notes)
+    for q in questions:
+        serving = [n for n in notes if q.id in n.questions]
+        row = CoverageRow(q.id, q.kind, [n.id for n in serving], sum(len(n.key_points) for n in serving))
+        report.coverage.append(row)
+        if q.bank == "seed" and not serving:
+            report.problems.append(f"question {q.id} is not served by any note")
+        elif q.bank == "seed" and row.key_points < MIN_KEY_POINTS:
+            report.problems.append(f"question {q.id} has only {row.key_points} key points")
+    return report

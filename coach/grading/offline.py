@@ -1,0 +1,303 @@
+"""The offline grader: rubric-point coverage by meaning, with the bundled embedding model."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from coach.guard import injection_findings, strip_injection
+from coach.models import CriterionResult, Grade, Rubric
+from coach.rubric import split_sentences
+
+PARAMS_FILE = Path(__file__).with_name("offline_params.json")
+
+NOTICE = (
+    "Offline grader: each rubric point is matched to your sentences by meaning with a small local "
+    "embedding model (all-MiniLM-L6-v2). It measures coverage of the points, not whether every claim "
+    "is right. Set OPENAI_API_KEY or OPENAI_BASE_URL for an LLM grade."
+)
+
+FUNCTION_WORDS = set(
+    """a an the and or but of for to in on with by from at as is are was were be been being it its this
+    that these those then than so because which who whom whose what when where why how if while we i you
+    they he she our my your their them us me not no can could would should will may might must do does
+    did have has had into over under about after before between through during each per""".split()
+)
+
+# Signals for the general dimensions: cheap and honest about being surface checks.
+DIMENSION_SIGNALS = {
+    "depth": r"trade-?off|because|however|whereas|instead|versus|\bvs\b|downside|cost|at the expense|alternative",
+    "evaluation": r"\bmetric|\bauc\b|ndcg|precision|recall|\bctr\b|a/b|online test|offline|experiment|"
+    r"conversion|holdout|interleav|latency|accuracy|f1\b|log ?loss|\d+ ?%",
+    "clarity": None,  # judged from structure, below
+    "requirements": r"requirement|latency|\bqps\b|scale|million|constraint|\bsla\b|goal|objective|budget",
+    "data": r"\bdata\b|\blogs?\b|label|feature|event|dataset|signal",
+    "modelling": r"\bmodel|two-tower|transformer|gradient boost|xgboost|embedding|classifier|ranker|loss",
+    "serving": r"serv(e|ing)|cache|online|real-time|batch|endpoint|\bapi\b|\bgpu\b|index|ann\b",
+    "monitoring": r"monitor|drift|alert|dashboard|retrain|feedback loop|observab",
+    "star": None,  # judged from structure, below
+    "ownership": r"\bi (decided|led|owned|built|proposed|drove|designed|wrote|chose|pushed|took)\b",
+    "result": r"\d+(\.\d+)? ?(%|percent|x\b|ms\b|days|weeks|months|crore|lakh|million|k\b)|"
+    r"\b(increased|reduced|improved|cut|grew|saved|lifted)\b",
+    "reflection": r"\blearn(ed|t)\b|in hindsight|next time|would do differently|lesson|since then|now i\b",
+}
+
+
+@dataclass(frozen=True)
+class OfflineParams:
+    t_lo: float = 0.30  # similarity at which a point starts to earn credit
+    t_hi: float = 0.70  # similarity at which a point earns full credit
+    alpha: float = 0.7  # weight of point coverage vs whole-answer similarity to the rubric
+    gamma: float = 1.0  # curvature of the credit ramp
+    dim_weight: float = 0.1  # share of the score from the general dimensions (technical, design)
+    dim_weight_behavioral: float = 0.5  # the same for behavioral answers: the story's shape matters most
+    injection_factor: float = 0.7  # an answer that tries to instruct the grader keeps this share
+    prose_ratio: float = 0.25  # below this share of function words, an answer is a keyword list
+
+    @classmethod
+    def load(cls, path: Path = PARAMS_FILE) -> "OfflineParams":
+        if path.is_file():
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return cls(**{k: v for k, v in data.get("params", {}).items() if k in cls.__dataclass_fields__})
+        return cls()
+
+
+def _ramp(similarity: np.ndarray | float, p: OfflineParams):
+    credit = np.clip((np.asarray(similarity) - p.t_lo) / max(p.t_hi - p.t_lo, 1e-6), 0.0, 1.0)
+    return credit**p.gamma
+
+
+def _status(credit: float) -> str:
+    return "covered" if credit >= 0.7 else "partial" if credit >= 0.3 else "missed"
+
+
+def prose_share(text: str) -> float:
+    """Share of function words: near 0 for a bare keyword list, about 0.4-0.5 for explained prose."""
+    words = re.findall(r"[a-z']+", text.lower())
+    if not words:
+        return 0.0
+    return sum(w in FUNCTION_WORDS for w in words) / len(words)
+
+
+def dimension_credit(key: str, answer: str, sentences: list[str]) -> float:
+    text = answer.lower()
+    if key == "clarity":
+        lengths = [len(s.split()) for s in sentences]
+        if not lengths:
+            return 0.0
+        reasonable = sum(5 <= n <= 45 for n in lengths) / len(lengths)
+        return float(reasonable >= 0.6 and len(sentences) >= 3)
+    if key == "star":
+        parts = [
+            r"\b(when|at my|in my|we were|our team|the situation)\b",
+            r"\b(my (task|goal|job|role)|i was (asked|responsible)|we needed)\b",
+            r"\bi (decided|led|built|proposed|wrote|set up|ran|talked|met|designed|changed)\b",
+            r"\b(result|outcome|as a result|in the end|shipped|launched|\d+ ?%)",
+        ]
+        return sum(bool(re.search(p, text)) for p in parts) / len(parts)
+    pattern = DIMENSION_SIGNALS.get(key)
+    return float(bool(pattern and re.search(pattern, text)))
+
+
+@dataclass
+class _Prepared:
+    rubric: Rubric
+    answer: str
+    sentences: list[str]
+    windows: list[tuple[str, int]]  # window text, index of its first sentence
+    flags: list[str]
+    injection: bool = False
+
+
+class OfflineGrader:
+    """Deterministic: the same answer against the same rubric always gets the same grade."""
+
+    name = "offline"
+
+    def __init__(self, embedder, params: OfflineParams | None = None):
+        self.embedder = embedder
+        self.params = params or OfflineParams.load()
+
+    def grade(self, rubric: Rubric, answer: str) -> Grade:
+        return self.grade_batch([(rubric, answer)])[0]
+
+    def _prepare(self, rubric: Rubric, answer: str) -> _Prepared:
+        flags = [f"possible prompt injection: {f}" for f in injection_findings(answer)]
+        sentences, removed = strip_injection(split_sentences(answer))
+        if removed:
+            flags.append(f"{len(removed)} sentence(s) addressed to the grader were ignored")
+        windows = [(s, i) for i, s in enumerate(sentences)]
+        windows += [(f"{a} {b}", i) for i, (a, b) in enumerate(zip(sentences, sentences[1:]))]
+        return _Prepared(rubric, " ".join(sentences), sentences, windows, flags, bool(flags))
+
+    def measure_batch(self, items: list[tuple[Rubric, str]]) -> list["Measurement"]:
+        """Similarities and signals for each answer: everything the score needs except the params."""
+        prepared = [self._prepare(rubric, answer) for rubric, answer in items]
+        texts: dict[str, int] = {}
+        for prep in prepared:
+            for c in prep.rubric.criteria:
+                if not c.dimension:
+                    texts.setdefault(c.text, len(texts))
+            for window, _ in prep.windows:
+                texts.setdefault(window, len(texts))
+        vectors = self.embedder.embed(list(texts)) if texts else np.zeros((0, 384), dtype=np.float32)
+        return [_measure(prep, vectors, texts) for prep in prepared]
+
+    def grade_batch(self, items: list[tuple[Rubric, str]]) -> list[Grade]:
+        """Grade many answers with one embedding pass (criteria and windows deduplicated)."""
+        return [score(m, self.params) for m in self.measure_batch(items)]
+
+
+@dataclass
+class Measurement:
+    prep: _Prepared
+    best_sim: np.ndarray  # per content criterion: best similarity to any answer window
+    evidence: list[str]  # per content criterion: the answer sentence closest to it
+    weights: np.ndarray
+    holistic_sim: float  # whole answer vs whole rubric
+    prose: float  # share of function words
+    dim_credits: list[float]
+
+
+def _measure(prep: _Prepared, vectors: np.ndarray, index: dict[str, int]) -> Measurement:
+    content = [c for c in prep.rubric.criteria if not c.dimension]
+    dims = [c for c in prep.rubric.criteria if c.dimension]
+    evidence = [""] * len(content)
+    if prep.windows and content:
+        crit = vectors[[index[c.text] for c in content]]
+        win = vectors[[index[w] for w, _ in prep.windows]]
+        best_sim = (crit @ win.T).max(axis=1)
+        sentence_vecs = win[: len(prep.sentences)]
+        sentence_best = (crit @ sentence_vecs.T).argmax(axis=1)
+        evidence = [prep.sentences[int(i)] for i in sentence_best]
+        answer_vec, rubric_vec = sentence_vecs.mean(axis=0), crit.mean(axis=0)
+        holistic = float(answer_vec @ rubric_vec / (np.linalg.norm(answer_vec) * np.linalg.norm(rubric_vec) + 1e-12))
+    else:
+        best_sim, holistic = np.zeros(len(content)), 0.0
+    dim_credits = [
+        dimension_credit(d.id.removeprefix("dim-"), prep.answer, prep.sentences) if prep.sentences else 0.0
+        for d in dims
+    ]
+    return Measurement(
+        prep=prep,
+        best_sim=best_sim,
+        evidence=evidence,
+        weights=np.array([c.weight for c in content], dtype=float),
+        holistic_sim=holistic,
+        prose=prose_share(prep.answer),
+        dim_credits=dim_credits,
+    )
+
+
+def score_value(m: Measurement, p: OfflineParams) -> float:
+    """The 0-10 score from a measurement: weighted coverage, scaled down for keyword lists."""
+    if not len(m.weights):
+        return 0.0
+    coverage = float((m.weights * _ramp(m.best_sim, p)).sum() / m.weights.sum())
+    topical = float(_ramp(m.holistic_sim, p))
+    content_score = p.alpha * coverage + (1 - p.alpha) * topical
+    prose_factor = min(1.0, m.prose / p.prose_ratio) if p.prose_ratio > 0 else 1.0
+    share = p.dim_weight_behavioral if m.prep.rubric.kind == "behavioral" else p.dim_weight
+    dim_score = float(np.mean(m.dim_credits)) if m.dim_credits else 0.0
+    if not m.dim_credits:
+        share = 0.0
+    # Dimension signals count only as far as the answer is on topic: a well-shaped story about
+    # something else earns nothing from them.
+    value = 10.0 * prose_factor * ((1 - share) * content_score + share * dim_score * topical)
+    if m.prep.injection:
+        value *= p.injection_factor
+    return round(float(np.clip(value, 0.0, 10.0)), 1)
+
+
+def score(m: Measurement, p: OfflineParams) -> Grade:
+    prep = m.prep
+    content = [c for c in prep.rubric.criteria if not c.dimension]
+    dims = [c for c in prep.rubric.criteria if c.dimension]
+    credit = _ramp(m.best_sim, p) if len(content) else np.zeros(0)
+    results = []
+    for i, c in enumerate(content):
+        status = _status(float(credit[i]))
+        results.append(
+            CriterionResult(
+                criterion_id=c.id,
+                text=c.text,
+                status=status,
+                evidence=_clip(m.evidence[i]) if status != "missed" else "",
+                similarity=round(float(m.best_sim[i]), 4),
+                weight=c.weight,
+            )
+        )
+    for d, value in zip(dims, m.dim_credits):
+        results.append(CriterionResult(criterion_id=d.id, text=d.text, status=_status(value), weight=d.weight))
+    flags = list(prep.flags)
+    if prep.sentences and p.prose_ratio > 0 and m.prose < p.prose_ratio:
+        flags.append("reads as a keyword list: points named without explanation earn little credit")
+    return _feedback(prep.rubric, results, score_value(m, p), flags)
+
+
+def _clip(text: str, limit: int = 220) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def verdict(score: float) -> str:
+    if score >= 8.5:
+        return "Strong: this would satisfy a senior interviewer."
+    if score >= 7:
+        return "Solid: the core is there; close the gaps below to make it strong."
+    if score >= 5:
+        return "Partial: right direction, but important points are missing."
+    if score >= 3:
+        return "Weak: mostly general statements; the key ideas are not there yet."
+    return "Does not answer the question yet."
+
+
+DIMENSION_ADVICE = {
+    "dim-evaluation": "Say how you would measure success: an offline metric and an online A/B test.",
+    "dim-depth": "For each choice, name the alternative you rejected and what it would cost.",
+    "dim-clarity": "Lead with a one-sentence summary, then 3-5 structured steps.",
+    "dim-requirements": "Open by pinning down goals, scale (users, QPS) and latency before designing.",
+    "dim-data": "Name the data you would log, the labels, and one pitfall in them.",
+    "dim-modelling": "Pick a model and justify it against one alternative.",
+    "dim-serving": "Sketch serving: what is precomputed, what is online, and the latency budget.",
+    "dim-monitoring": "Add monitoring: drift, alerts and when you retrain.",
+    "dim-star": "Tell it as STAR: situation, your task, your actions, the result.",
+    "dim-ownership": "Say 'I' for what you decided and did; make your own role unmistakable.",
+    "dim-result": "Give a number for the result (metric, time or money) and the time frame.",
+    "dim-reflection": "End with what you learned and what you changed afterwards.",
+}
+
+
+def _feedback(rubric: Rubric, results: list[CriterionResult], score: float, flags: list[str]) -> Grade:
+    content = [r for r in results if not r.criterion_id.startswith("dim-")]
+    by_weight = sorted(content, key=lambda r: (-r.weight, r.criterion_id))
+    strengths = [r.text for r in by_weight if r.status == "covered"][:3]
+    gaps = [r.text for r in by_weight if r.status == "missed"] + [
+        f"(only partly) {r.text}" for r in by_weight if r.status == "partial"
+    ]
+    next_steps = []
+    missed_dims = [r for r in results if r.criterion_id.startswith("dim-") and r.status == "missed"]
+    for r in missed_dims[:2]:
+        next_steps.append(DIMENSION_ADVICE[r.criterion_id])
+    if rubric.mistakes:
+        next_steps.append(f"Avoid a common mistake: {rubric.mistakes[0]}")
+    if gaps:
+        next_steps.append(
+            f"Review `coach rubric {rubric.question_id}` and retry with `coach practice --id {rubric.question_id}`."
+        )
+    return Grade(
+        score=score,
+        verdict=verdict(score),
+        criteria=results,
+        strengths=strengths,
+        gaps=gaps[:6],
+        next_steps=next_steps,
+        outline=rubric.outline,
+        grader="offline",
+        model="all-MiniLM-L6-v2 (int8 ONNX)",
+        flags=flags,
+        notice=NOTICE,
+    )

@@ -1,0 +1,33 @@
+"""Corpus -> store: questions and note chunks, content-addressed so unchanged ones are not re-embedded."""
+
+from __future__ import annotations
+
+import shutil
+from typing import Callable
+
+from coach.config import Settings
+from coach.corpus import all_questions, all_tips, load_notes
+from coach.errors import CoachError
+from coach.store import NOTES, QUESTIONS, IngestReport, Store, note_chunks, question_documents
+
+
+def ingest(
+    settings: Settings,
+    store: Store | None = None,
+    rebuild: bool = False,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> IngestReport:
+    """Sync the store with the corpus and any imported banks."""
+    if rebuild and not settings.coach_chroma_url and settings.chroma_path.exists():
+        try:
+            shutil.rmtree(settings.chroma_path)
+        except OSError as exc:
+            raise CoachError(f"cannot remove {settings.chroma_path} ({exc.strerror})") from None
+    store = store or Store(settings)
+    questions = all_questions(settings.coach_home)
+    notes = load_notes() + all_tips(settings.coach_home)
+    report = IngestReport()
+    for kind, docs in ((QUESTIONS, question_documents(questions)), (NOTES, note_chunks(notes))):
+        step = (lambda done, total, k=kind: progress(k, done, total)) if progress else None
+        report.reports.append(store.sync(kind, docs, step))
+    return report

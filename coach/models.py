@@ -1,0 +1,121 @@
+"""The data the coach passes around: questions, notes, rubrics, grades, attempts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Kind = Literal["technical", "system-design", "behavioral"]
+NoteKind = Literal["technical", "system-design", "behavioral", "general"]
+Coverage = Literal["covered", "partial", "missed"]
+Status = Literal["pending", "graded", "failed"]
+
+
+class Question(BaseModel):
+    """One interview question from a question bank."""
+
+    id: str
+    text: str
+    round: str  # "2", "3", "4" or "additional"
+    source: str  # "reported" (asked in the real loop) or "predicted"
+    origin: str  # the section it came from: "Meesho", "ChatGPT", "DeepSeek", a user's bank...
+    category: str
+    kind: Kind
+    follows: str | None = None  # id of the question this one is a follow-up to
+    bank: str = "seed"
+
+    @property
+    def prompt(self) -> str:
+        """The text shown to the candidate; bare topics are expanded into a question."""
+        if self.text.rstrip().endswith("?") or len(self.text.split()) > 6:
+            return self.text
+        return (
+            f"{self.text}: what is it, why does it matter for a marketplace's recommendations, "
+            "and how would you measure and correct for it?"
+        )
+
+
+class Note(BaseModel):
+    """A reference note: the bar for a strong answer to the questions it serves."""
+
+    id: str
+    title: str
+    topics: list[str] = Field(default_factory=list)
+    kind: NoteKind
+    questions: list[str] = Field(default_factory=list)
+    sections: dict[str, str] = Field(default_factory=dict)  # heading -> markdown body
+    key_points: list[str] = Field(default_factory=list)
+    probes: list[str] = Field(default_factory=list)
+    path: str = ""
+
+
+class Criterion(BaseModel):
+    """One rubric point: a checkable statement a strong answer makes."""
+
+    id: str
+    text: str
+    weight: float
+    source: str  # note id, "reference" or "dimension"
+    dimension: bool = False  # a general quality dimension rather than a content point
+
+
+class Rubric(BaseModel):
+    """What a strong answer to one question covers, with weights."""
+
+    question_id: str
+    question: str
+    kind: Kind
+    criteria: list[Criterion]
+    note_ids: list[str] = Field(default_factory=list)
+    outline: list[str] = Field(default_factory=list)  # strong-answer outline from the notes
+    mistakes: list[str] = Field(default_factory=list)
+
+
+class CriterionResult(BaseModel):
+    """How one rubric criterion fared in an answer."""
+
+    criterion_id: str
+    text: str
+    status: Coverage
+    evidence: str = ""  # the answer sentence that covers it, verbatim
+    similarity: float | None = None
+    weight: float = 1.0
+
+
+class Usage(BaseModel):
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+class Grade(BaseModel):
+    """The result of grading one answer."""
+
+    score: float = Field(ge=0, le=10)
+    verdict: str
+    criteria: list[CriterionResult]
+    strengths: list[str] = Field(default_factory=list)
+    gaps: list[str] = Field(default_factory=list)  # missing points, most important first
+    next_steps: list[str] = Field(default_factory=list)
+    outline: list[str] = Field(default_factory=list)
+    grader: str  # "offline" or "llm"
+    model: str = ""
+    prompt_version: str = ""
+    usage: Usage = Field(default_factory=Usage)
+    flags: list[str] = Field(default_factory=list)  # e.g. "injection", "truncated"
+    notice: str = ""  # what the grader is and what that means
+
+
+class Attempt(BaseModel):
+    """One answer a candidate gave, stored in history before it is graded."""
+
+    id: int
+    question_id: str
+    answer: str
+    created_at: datetime
+    status: Status
+    grader: str = ""
+    grade: Grade | None = None
+    error: str = ""
+    parent_id: int | None = None
