@@ -196,7 +196,7 @@ def parse_bank(text: str, bank: str = "seed", name: str = "<bank>") -> ParsedBan
         return ""
 
     def nested_lists(item):
-        for child in item.traverse(include_self=False):
+        for child in item.findall(include_self=False):
             if isinstance(child, (nodes.bullet_list, nodes.enumerated_list)):
                 yield child
 

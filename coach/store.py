@@ -68,7 +68,7 @@ def question_documents(questions: list[Question]) -> list[Document]:
             "category": q.category,
             "bank": q.bank,
         }
-        docs.append(Document(content_id(q.id, q.text, repr(sorted(meta.items()))), q.prompt, meta))
+        docs.append(Document(content_id(q.id, q.text, repr(sorted(meta.items()))), q.text, meta))
     return docs
 
 

@@ -50,16 +50,17 @@ def main() -> None:
 
     best, best_obj = None, -1e9
     grid = itertools.product(
-        np.arange(0.15, 0.50, 0.05),  # t_lo
-        np.arange(0.50, 0.90, 0.05),  # t_hi
-        (0.3, 0.5, 0.7, 0.9),  # alpha
+        np.arange(0.20, 0.45, 0.05),  # t_lo
+        np.arange(0.55, 0.85, 0.05),  # t_hi
+        (0.5, 0.7, 0.9),  # alpha
         (1.0, 1.5),  # gamma
         (0.2, 0.3),  # prose_ratio
         (0.0, 0.1),  # dim_weight
         (0.3, 0.5, 0.7),  # dim_weight_behavioral
         (0.6, 0.8),  # injection_factor
+        (0.0, 0.5, 1.0),  # story_floor
     )
-    for t_lo, t_hi, alpha, gamma, prose, dim, dim_b, inj in grid:
+    for t_lo, t_hi, alpha, gamma, prose, dim, dim_b, inj, floor in grid:
         if t_hi - t_lo < 0.15:
             continue
         params = OfflineParams(
@@ -71,6 +72,7 @@ def main() -> None:
             dim_weight_behavioral=dim_b,
             injection_factor=inj,
             prose_ratio=prose,
+            story_floor=floor,
         )
         scores, m = evaluate(params, fit)
         if m["spearman"] is None:

@@ -164,10 +164,11 @@ class LLMGrader:
         for c in rubric.criteria:
             verdict = by_id.get(c.id)
             status, evidence = (verdict.status, verdict.evidence) if verdict else ("missed", "")
-            if status != "missed" and not c.dimension and evidence and _squash(normalize(evidence)) not in plain_answer:
+            quote = _squash(normalize(evidence))
+            if status != "missed" and not c.dimension and (not quote or f" {quote} " not in f" {plain_answer} "):
                 # A quote that is not in the answer cannot support the point.
                 status, unsupported = "missed", unsupported + 1
-            if status != "missed" and not c.dimension and evidence and injection_findings(evidence):
+            if status != "missed" and not c.dimension and injection_findings(evidence):
                 status, unsupported = "missed", unsupported + 1
             results.append(
                 CriterionResult(criterion_id=c.id, text=c.text, status=status, evidence=evidence, weight=c.weight)

@@ -56,6 +56,7 @@ class OfflineParams:
     dim_weight: float = 0.1  # share of the score from the general dimensions (technical, design)
     dim_weight_behavioral: float = 0.5  # the same for behavioral answers: the story's shape matters most
     injection_factor: float = 0.7  # an answer that tries to instruct the grader keeps this share
+    story_floor: float = 0.5  # behavioral: a story differs from the reference's, so topicality gates less
     prose_ratio: float = 0.25  # below this share of function words, an answer is a keyword list
 
     @classmethod
@@ -207,7 +208,8 @@ def score_value(m: Measurement, p: OfflineParams) -> float:
         share = 0.0
     # Dimension signals count only as far as the answer is on topic: a well-shaped story about
     # something else earns nothing from them.
-    value = 10.0 * prose_factor * ((1 - share) * content_score + share * dim_score * topical)
+    gate = max(topical, p.story_floor) if m.prep.rubric.kind == "behavioral" else topical
+    value = 10.0 * prose_factor * ((1 - share) * content_score + share * dim_score * gate)
     if m.prep.injection:
         value *= p.injection_factor
     return round(float(np.clip(value, 0.0, 10.0)), 1)

@@ -1,0 +1,92 @@
+"""`coach eval`: metrics against scipy, CSV errors, the calibration report."""
+
+import json
+
+import pytest
+from scipy import stats
+from typer.testing import CliRunner
+
+from coach.cli import app
+from coach.errors import CoachError
+from coach.evaluate import agreement, parse_csv, qwk, rankdata
+
+runner = CliRunner()
+
+
+def test_metrics_match_scipy_and_hand_values():
+    pred = [1.0, 2.0, 2.0, 7.5, 9.0, 4.0]
+    human = [0.0, 3.0, 2.0, 8.0, 10.0, 5.0]
+    m = agreement(pred, human)
+    assert m["pearson"] == pytest.approx(stats.pearsonr(pred, human)[0])
+    assert m["spearman"] == pytest.approx(stats.spearmanr(pred, human)[0])
+    assert list(rankdata([3, 1, 3, 2])) == list(stats.rankdata([3, 1, 3, 2]))
+    assert m["mae"] == pytest.approx(4.5 / 6)  # diffs 1, 1, 0, 0.5, 1, 1
+    assert m["within_1"] == pytest.approx(1.0)
+    assert m["rmse"] == pytest.approx((sum((p - h) ** 2 for p, h in zip(pred, human)) / 6) ** 0.5)
+
+
+def test_qwk_by_hand():
+    # Perfect agreement is 1; a constant offset of one point on a 0..2 scale is computed by hand.
+    assert qwk([0, 1, 2], [0, 1, 2], 0, 2) == pytest.approx(1.0)
+    # observed: (0,1),(1,2) -> weights 1/4 each, total 0.5; expected from marginals = 4/3 * 1/4 ... = 1/3+...
+    a, b = [0, 1], [1, 2]
+    # expected matrix = outer([1,1,0],[0,1,1]) / 2 -> cells (0,1),(0,2),(1,1),(1,2) each 0.5
+    # weighted expected = 0.5*(1/4 + 4/4 + 0 + 1/4) = 0.75; observed = 0.25 + 0.25 = 0.5
+    assert qwk(a, b, 0, 2) == pytest.approx(1 - 0.5 / 0.75)
+
+
+HEADER = "question,reference_answer,answer,score,max_score\n"
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("", "empty file"),
+        ("question,answer,score,max_score\nq,a,1,5\n", "missing column 'reference_answer'"),
+        (HEADER + "q,r,a,three,5\n", "row 2, column score: 'three' is not a number"),
+        (HEADER + "q,r,a,1,5\nq,r,a,6,5\n", "row 3, column score: 6 is outside 0..max_score (5)"),
+        (HEADER + "q,r,a,1,0\n", "row 2, column max_score: must be above 0"),
+        (HEADER, "no data rows"),
+    ],
+)
+def test_csv_errors_name_row_and_column(text, message):
+    with pytest.raises(CoachError) as err:
+        parse_csv(text, "f.csv")
+    assert message in str(err.value)
+
+
+def test_rescaling_and_extra_columns():
+    rows = parse_csv("question,reference_answer,answer,score,max_score,reason\nq,r,a,2,5,why\n")
+    assert rows[0].human == 4.0
+
+
+def test_eval_json_prints_one_object(home, tmp_path):
+    path = tmp_path / "tiny.csv"
+    path.write_text(
+        HEADER
+        + '"What does IPW do?","It reweights clicks by the inverse of the examination propensity to remove position bias.","It weights each click by one over the propensity of its position, which removes position bias.",5,5\n'
+        + '"What does IPW do?","It reweights clicks by the inverse of the examination propensity to remove position bias.","I like pizza.",0,5\n'
+        + '"What does IPW do?","It reweights clicks by the inverse of the examination propensity to remove position bias.","",0,5\n',
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["eval", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert set(data) >= {"n", "pearson", "spearman", "qwk", "rmse", "mae", "within_1", "wall_seconds"}
+    assert data["n"] == 3
+
+
+def test_calibration_holdout_meets_adversarial_margin(home):
+    """Every adversarial row on held-out questions scores well below that question's excellent answer."""
+    from pathlib import Path
+
+    from coach.evaluate import read_csv
+    from coach.service import Coach
+    from coach.evaluate import grade_rows
+
+    path = Path(__file__).resolve().parent.parent / "corpus" / "calibration" / "calibration.csv"
+    rows = [r for r in read_csv(path) if r.split == "holdout"]
+    scores = grade_rows(Coach(), rows, "offline")
+    excellent = {r.question_id: s for r, s in zip(rows, scores) if r.label == "excellent"}
+    injection = [(r.question_id, s) for r, s in zip(rows, scores) if r.label in ("injection", "keyword-stuffed", "off-topic")]
+    assert all(excellent[q] - s >= 3 for q, s in injection), [(q, excellent[q], s) for q, s in injection]
