@@ -85,9 +85,11 @@ class Run:
     peak_mb: float
     timed_out: bool = False
 
-    def check(self) -> "Run":
+    def check(self) -> Run:
         if self.timed_out or self.returncode != 0:
-            tail = (self.stderr.strip().splitlines() or self.stdout.strip().splitlines() or [""])[-1]
+            tail = (self.stderr.strip().splitlines() or self.stdout.strip().splitlines() or [""])[
+                -1
+            ]
             what = "timed out" if self.timed_out else f"exit {self.returncode}"
             raise RuntimeError(f"{' '.join(self.argv[:4])}: {what}: {tail[:300]}")
         return self
@@ -210,7 +212,9 @@ def make_sentences(count: int, seed: int = 20240611) -> list[str]:
         while len(words) < target:
             clause = f"{rng.choice(SUBJECTS)} {rng.choice(VERBS)} {rng.choice(OBJECTS)}"
             if rng.random() < 0.3:
-                clause += f" in {rng.randint(2, 97)}% of {rng.choice(['sessions', 'queries', 'users'])}"
+                clause += (
+                    f" in {rng.randint(2, 97)}% of {rng.choice(['sessions', 'queries', 'users'])}"
+                )
             if words:
                 words.append(rng.choice(JOINERS))
             words.extend(clause.split())
@@ -219,38 +223,37 @@ def make_sentences(count: int, seed: int = 20240611) -> list[str]:
     return out
 
 
-ANSWER_SENTENCES = [
-    "Position bias means that the slot an item is shown in drives clicks regardless of how "
-    "relevant the item is, so the top two rows of the feed collect a large share of taps.",
-    "If I train the next ranker naively on those logged clicks, it learns to reproduce the old "
-    "ranking, and that creates a feedback loop where the same items stay on top.",
-    "I would model it with the examination hypothesis: the probability of a click is the "
-    "probability that the position is examined times the probability that the item is relevant.",
-    "To estimate the position propensities I would run a small randomization slice, for example "
-    "swapping adjacent pairs in the top ten for one percent of traffic, or use intervention "
-    "harvesting across past ranker versions so we do not pay for randomization.",
-    "During training I would correct with inverse propensity weighting of clicks, clipped so the "
-    "variance stays manageable, or add a shallow bias tower that takes position and device as "
-    "input and is dropped at inference.",
-    "On a grid feed the position is two-dimensional, row and column, and it differs by device, "
-    "so I would estimate propensities per layout rather than per rank.",
-    "For evaluation I would not trust click-based offline NDCG alone because it has the same "
-    "bias; I would use interleaving and an online A/B test, and counterfactual estimators offline.",
-    "The trade-offs are that randomization costs some revenue, inverse propensity weighting adds "
-    "variance, and a bias tower can absorb real relevance signal if it is too expressive.",
-    "I would monitor the learned propensity curve over time, because a new layout or a change in "
-    "the app changes how far users scroll and the old estimates go stale.",
-    "In my last project we saw a four percent lift in conversion after adding the bias tower, and "
-    "the long-tail sellers gained impressions because the model stopped favouring old winners.",
-]
+ANSWER_TEXT = """
+Position bias means that the slot an item is shown in drives clicks regardless of how relevant
+the item is, so the top two rows of the feed collect a large share of taps.
+If I train the next ranker naively on those logged clicks, it learns to reproduce the old
+ranking, and that creates a feedback loop where the same items stay on top.
+I would model it with the examination hypothesis: the probability of a click is the probability
+that the position is examined times the probability that the item is relevant.
+To estimate the position propensities I would run a small randomization slice, for example
+swapping adjacent pairs in the top ten for one percent of traffic, or use intervention
+harvesting across past ranker versions so we do not pay for randomization.
+During training I would correct with inverse propensity weighting of clicks, clipped so the
+variance stays manageable, or add a shallow bias tower that takes position and device as input
+and is dropped at inference.
+On a grid feed the position is two-dimensional, row and column, and it differs by device, so I
+would estimate propensities per layout rather than per rank.
+For evaluation I would not trust click-based offline NDCG alone because it has the same bias; I
+would use interleaving and an online A/B test, and counterfactual estimators offline.
+The trade-offs are that randomization costs some revenue, inverse propensity weighting adds
+variance, and a bias tower can absorb real relevance signal if it is too expressive.
+I would monitor the learned propensity curve over time, because a new layout or a change in the
+app changes how far users scroll and the old estimates go stale.
+In my last project we saw a four percent lift in conversion after adding the bias tower, and the
+long-tail sellers gained impressions because the model stopped favouring old winners.
+"""
 
 
 def answer_of(words: int) -> str:
     """A plausible answer to the position-bias question, exactly `words` words long."""
     tokens: list[str] = []
     while len(tokens) < words:
-        for sentence in ANSWER_SENTENCES:
-            tokens.extend(sentence.split())
+        tokens.extend(ANSWER_TEXT.split())
     text = " ".join(tokens[:words])
     return text.rstrip(".,;:") + "."
 
@@ -258,11 +261,11 @@ def answer_of(words: int) -> str:
 def chroma_model_files() -> list[str]:
     """The file names Chroma's ONNXMiniLM_L6_V2 requires, read from its installed source."""
     spec = importlib.util.find_spec("chromadb")
-    source = Path(list(spec.submodule_search_locations)[0]) / (
+    source = Path(next(iter(spec.submodule_search_locations))) / (
         "utils/embedding_functions/onnx_mini_lm_l6_v2.py"
     )
     text = source.read_text(encoding="utf-8")
-    block = re.search(r"onnx_files = \[(.*?)\]", text, re.S)
+    block = re.search(r"onnx_files = \[(.*?)\]", text, re.DOTALL)
     names = re.findall(r'"([\w.-]+)"', block.group(1)) if block else []
     loaded = re.findall(r'EXTRACTED_FOLDER_NAME, "([\w.-]+)"', text)
     return sorted(set(names) | set(loaded)) or [
@@ -316,7 +319,9 @@ def prepare_chroma_model_dir(scratch: Path) -> tuple[Path, list[str]]:
             target.write_text(json.dumps(config, indent=1), encoding="utf-8")
             notes.append(f"{name}: written from tokenizer.json's normalizer")
         else:
-            placeholder = {"_note": "placeholder written by bench/run.py; Chroma only checks it exists"}
+            placeholder = {
+                "_note": "placeholder written by bench/run.py; Chroma only checks it exists"
+            }
             target.write_text(json.dumps(placeholder), encoding="utf-8")
             notes.append(f"{name}: placeholder (existence-checked only)")
     return root, notes
@@ -665,11 +670,14 @@ class Bench:
         head = ["embedder", "sentences/s", "embed wall", "model load", "peak RSS MB"]
         text = (
             f"{count} deterministic synthetic sentences, {min(words)}-{max(words)} words "
-            f"(mean {statistics.mean(words):.1f}); same model files for both (int8 all-MiniLM-L6-v2 "
-            "from `coach.embeddings.minilm_files()`), CPUExecutionProvider, one warm-up call of "
+            f"(mean {statistics.mean(words):.1f}); same model files for both "
+            "(int8 all-MiniLM-L6-v2 from `coach.embeddings.minilm_files()`), "
+            "CPUExecutionProvider, one warm-up call of "
             "8 sentences excluded. Each embedder in its own process.\n\n"
         )
-        text += table(head, rows) + "\n\n" + table(["comparison", "value", "target", "result"], summary)
+        text += (
+            table(head, rows) + "\n\n" + table(["comparison", "value", "target", "result"], summary)
+        )
         text += "\n\nChroma's model directory (`DOWNLOAD_PATH` set on the instance):\n"
         text += "".join(f"\n- {note}" for note in file_notes)
         return text
@@ -677,16 +685,21 @@ class Bench:
     # 3 -----------------------------------------------------------------------------------------
     def ingest(self) -> str:
         rows = []
-        pattern = re.compile(r"^(\w+)\s+(\d+) embedded\s+(\d+) deleted\s+(\d+) unchanged", re.M)
+        pattern = re.compile(
+            r"^(\w+)\s+(\d+) embedded\s+(\d+) deleted\s+(\d+) unchanged", re.MULTILINE
+        )
         warm_embedded, cold_wall = None, None
         for label in ("cold (empty COACH_HOME)", "warm (second run)"):
             result = run(coach_cmd("ingest"), self.env).check()
-            counts = {m[0]: (int(m[1]), int(m[2]), int(m[3])) for m in pattern.findall(result.stdout)}
+            counts = {
+                m[0]: (int(m[1]), int(m[2]), int(m[3])) for m in pattern.findall(result.stdout)
+            }
             if not counts:
                 raise RuntimeError(f"cannot parse `coach ingest` output: {result.stdout[:200]!r}")
             embedded = sum(c[0] for c in counts.values())
             detail = ", ".join(
-                f"{k}: {a} embedded / {d} deleted / {u} unchanged" for k, (a, d, u) in counts.items()
+                f"{k}: {a} embedded / {d} deleted / {u} unchanged"
+                for k, (a, d, u) in counts.items()
             )
             rows.append([label, s(result.wall), embedded, detail, f"{result.peak_mb:.1f}"])
             warm_embedded = embedded
@@ -697,7 +710,12 @@ class Bench:
         text += "\n\n" + table(
             ["check", "value", "target", "result"],
             [
-                ["documents embedded by the warm run", warm_embedded, "0", verdict(warm_embedded == 0)],
+                [
+                    "documents embedded by the warm run",
+                    warm_embedded,
+                    "0",
+                    verdict(warm_embedded == 0),
+                ],
                 [
                     "cold ingest documents/s (whole command)",
                     f"{cold_docs / cold_wall:.1f}",
@@ -810,7 +828,7 @@ class Bench:
             ],
         )
         return (
-            "Warm process: `Coach().grade_rubric(rubric, answer, \"offline\")` with the rubric of "
+            'Warm process: `Coach().grade_rubric(rubric, answer, "offline")` with the rubric of '
             f"`{QUESTION_ID}` after `coach ingest`.\n\n" + warm + "\n\nEnd to end:\n\n" + e2e
         )
 
@@ -829,36 +847,43 @@ class Bench:
         home = self.scratch / "home-eval"
         home.mkdir()
         env = self.env_for(home)
-        rows = []
-        rates = {}
-        for label, path, count in (
-            ("calibration.csv", CALIBRATION, len(records)),
-            (f"synthetic ({self.args.eval_rows:,} rows = calibration rows repeated)", synthetic, None),
-        ):
-            timeout = None
-            if path == synthetic and self.args.budget > 0:
-                timeout = max(30.0, self.args.budget - self.elapsed() - 10.0)
-                log(f"  synthetic eval gets at most {timeout:.0f} s of the {self.args.budget} s budget")
+        cap = self.args.eval_timeout
+        rows, checks = [], []
+        calibration_rate = None
+        jobs = (
+            ("calibration.csv", CALIBRATION, len(records), None),
+            (
+                f"synthetic: calibration rows repeated to {self.args.eval_rows:,}",
+                synthetic,
+                self.args.eval_rows,
+                cap if cap > 0 else None,
+            ),
+        )
+        for label, path, count, timeout in jobs:
+            if timeout:
+                log(f"  {count} rows, stopped after {timeout:g} s if not done")
             result = run(coach_cmd("eval", str(path), "--json"), env, timeout)
-            count = count or self.args.eval_rows
             if result.timed_out:
-                projected = count / rates["calibration"] if rates else float("nan")
+                projected = count / calibration_rate if calibration_rate else float("nan")
                 rows.append(
                     [
                         label,
                         count,
-                        f"> {result.wall:.0f} s (stopped: run budget)",
+                        f"> {result.wall:.0f} s (stopped at the cap)",
                         "-",
                         f"< {count / result.wall:.1f}",
-                        f"projected {projected:.0f} s at the calibration rate",
+                        f"not finished; {projected:.0f} s projected at the calibration rate",
                         f"{result.peak_mb:.1f}",
                     ]
+                )
+                checks.append(
+                    [f"{label}: wall", f"> {result.wall:.0f} s", f"<= {cap:g} s", verdict(False)]
                 )
                 continue
             result.check()
             metrics = json.loads(result.stdout[result.stdout.index("{") :])
             rate = count / result.wall
-            rates.setdefault("calibration", rate)
+            calibration_rate = calibration_rate or rate
             rows.append(
                 [
                     label,
@@ -866,25 +891,37 @@ class Bench:
                     s(result.wall),
                     s(metrics["wall_seconds"]),
                     f"{rate:.1f}",
-                    f"{metrics['rows_per_second']} (n={metrics['n']}, pearson "
-                    f"{metrics['pearson']:.3f}, QWK {metrics['qwk']:.3f})",
+                    (
+                        f"{metrics['rows_per_second']} (n={metrics['n']}, Pearson "
+                        f"{metrics['pearson']:.3f}, QWK {metrics['qwk']:.3f})"
+                    ),
                     f"{result.peak_mb:.1f}",
                 ]
             )
+            if path == synthetic and cap > 0:
+                checks.append([f"{label}: wall", s(result.wall), f"<= {cap:g} s", verdict(True)])
         head = [
             "CSV",
             "rows",
             "wall (whole command)",
-            "grading (coach's own)",
+            "grading (coach's `wall_seconds`)",
             "rows/s (whole command)",
-            "coach's rows_per_second and agreement",
+            "coach's `rows_per_second`, agreement",
             "peak RSS MB",
         ]
         note = (
             "`coach eval FILE --json` (offline grader) in a fresh process with an empty "
-            "COACH_HOME; target for the synthetic file: a few minutes.\n\n"
+            "COACH_HOME. Target for the synthetic file: a few minutes, checked as "
+            f"<= {cap:g} s; the run is stopped there so the bench stays bounded "
+            "(`--eval-timeout 0` lets it finish).\n\n"
+            if cap > 0
+            else "`coach eval FILE --json` (offline grader) in a fresh process with an empty "
+            "COACH_HOME. Target for the synthetic file: a few minutes.\n\n"
         )
-        return note + table(head, rows)
+        text = note + table(head, rows)
+        if checks:
+            text += "\n\n" + table(["check", "value", "target", "result"], checks)
+        return text
 
     # 7 -----------------------------------------------------------------------------------------
     def prompt(self) -> str:
@@ -900,7 +937,7 @@ class Bench:
             ["of which: question", data["question_chars"], ""],
         ]
         text = (
-            "`LLMGrader(model=None, model_name=\"x\").messages(rubric, answer, "
+            '`LLMGrader(model=None, model_name="x").messages(rubric, answer, '
             f"coach.notes_excerpt(rubric))` for `{QUESTION_ID}`. **Tokens are estimated as "
             "characters / 4**, not counted with a tokenizer. The parts overlap the messages "
             "(they are inside the user message).\n\n"
@@ -929,8 +966,7 @@ SECTIONS = [
     ("6", "`coach eval` throughput", "evaluation"),
     ("7", "Prompt size of one LLM grade", "prompt"),
 ]
-# Run order: ingest before the sections that need the store; eval last so it gets what is left
-# of the time budget.
+# Run order: ingest first (the sections after it reuse the store); the longest one last.
 RUN_ORDER = ["1", "3", "2", "4", "5", "7", "6"]
 
 
@@ -964,7 +1000,9 @@ def main() -> int:
     parser.add_argument("params", nargs="?", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=RESULTS, help="markdown file to write")
     parser.add_argument("--only", default="", help="comma-separated section numbers, e.g. 1,4")
-    parser.add_argument("--budget", type=float, default=480, help="seconds; 0 = no cap")
+    parser.add_argument(
+        "--eval-timeout", type=float, default=180, help="cap on the synthetic eval (0 = none)"
+    )
     parser.add_argument("--repeats", type=int, default=7, help="start-up runs per command")
     parser.add_argument("--sentences", type=int, default=500)
     parser.add_argument("--sizes", type=lambda t: [int(x) for x in t.split(",")], default=None)
@@ -983,7 +1021,7 @@ def main() -> int:
     wanted = set(args.only.split(",")) - {""} or {number for number, _, _ in SECTIONS}
     bench = Bench(args)
     load_start = os.getloadavg()
-    log(f"scratch directory {bench.scratch}; budget {args.budget:g} s")
+    log(f"scratch directory {bench.scratch}")
     bodies: dict[str, str] = {}
     failures = 0
     for number in RUN_ORDER:
@@ -993,7 +1031,7 @@ def main() -> int:
         log(f"section {number}: {title} (at {bench.elapsed():.0f} s)")
         try:
             bodies[number] = getattr(bench, method)()
-        except Exception as exc:  # report the failure in the results, keep measuring the rest
+        except Exception as exc:  # noqa: BLE001 - report it in the results, measure the rest
             failures += 1
             bodies[number] = f"**FAILED**: {type(exc).__name__}: {exc}"
             log(f"section {number} failed: {exc}")
@@ -1001,9 +1039,12 @@ def main() -> int:
     parts = [
         "# coach benchmarks",
         "",
-        f"Written by `bench/run.py` (`make bench`). Every figure below was measured in this run "
-        f"(nothing is carried over). Peak RSS is `ru_maxrss` of the fresh process that did the "
-        f"work. No network: OPENAI_*/COACH_* unset, temporary COACH_HOME, no `.env` read.",
+        (
+            "Written by `bench/run.py` (`make bench`). Every figure below was measured in this "
+            "run (nothing is carried over). Peak RSS is `ru_maxrss` of the fresh process that "
+            "did the work. No network: OPENAI_*/COACH_* unset, temporary COACH_HOME, "
+            "no `.env` read."
+        ),
         "",
         machine_facts(load_start, os.getloadavg(), total),
     ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -23,7 +23,7 @@ app.add_typer(questions_app, name="questions")
 app.add_typer(corpus_app, name="corpus")
 
 GraderOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--grader", help="offline or llm (default: llm when configured, else offline)"),
 ]
 
@@ -96,7 +96,7 @@ def ingest(
 @command(name="import")
 def import_bank(
     file: Annotated[Path, typer.Argument(help="A question list in the seed's reStructuredText layout")],
-    name: Annotated[Optional[str], typer.Option(help="Bank name (default: the file name)")] = None,
+    name: Annotated[str | None, typer.Option(help="Bank name (default: the file name)")] = None,
 ):
     """Add your own question bank (kept beside the shipped one, which is not touched)."""
     from coach import render
@@ -114,10 +114,10 @@ def import_bank(
 @_guard
 def questions(
     ctx: typer.Context,
-    round_: Annotated[Optional[str], typer.Option("--round", help="2, 3, 4 or additional")] = None,
-    kind: Annotated[Optional[str], typer.Option(help="technical, system-design or behavioral")] = None,
-    source: Annotated[Optional[str], typer.Option(help="reported, predicted, or an origin such as ChatGPT")] = None,
-    topic: Annotated[Optional[str], typer.Option(help="A topic word, such as recsys or bias")] = None,
+    round_: Annotated[str | None, typer.Option("--round", help="2, 3, 4 or additional")] = None,
+    kind: Annotated[str | None, typer.Option(help="technical, system-design or behavioral")] = None,
+    source: Annotated[str | None, typer.Option(help="reported, predicted, or an origin such as ChatGPT")] = None,
+    topic: Annotated[str | None, typer.Option(help="A topic word, such as recsys or bias")] = None,
 ):
     """List questions, with filters."""
     if ctx.invoked_subcommand:
@@ -189,10 +189,10 @@ def grade(
 
 @command()
 def practice(
-    round_: Annotated[Optional[str], typer.Option("--round", help="2, 3, 4 or additional")] = None,
-    kind: Annotated[Optional[str], typer.Option(help="technical, system-design or behavioral")] = None,
-    topic: Annotated[Optional[str], typer.Option(help="A topic word, such as recsys")] = None,
-    question_id: Annotated[Optional[str], typer.Option("--id", help="Practise this question")] = None,
+    round_: Annotated[str | None, typer.Option("--round", help="2, 3, 4 or additional")] = None,
+    kind: Annotated[str | None, typer.Option(help="technical, system-design or behavioral")] = None,
+    topic: Annotated[str | None, typer.Option(help="A topic word, such as recsys")] = None,
+    question_id: Annotated[str | None, typer.Option("--id", help="Practise this question")] = None,
     grader: GraderOpt = None,
     editor: Annotated[bool, typer.Option(help="Write the answer in $EDITOR")] = False,
 ):
@@ -204,7 +204,7 @@ def practice(
 
 @command()
 def regrade(
-    attempt_id: Annotated[Optional[int], typer.Argument(help="An attempt id")] = None,
+    attempt_id: Annotated[int | None, typer.Argument(help="An attempt id")] = None,
     pending: Annotated[bool, typer.Option("--pending", help="Grade every pending attempt")] = False,
     grader: GraderOpt = None,
 ):
@@ -234,9 +234,9 @@ def regrade(
 
 @command()
 def history(
-    question_id: Annotated[Optional[str], typer.Option("--question", help="Only this question")] = None,
+    question_id: Annotated[str | None, typer.Option("--question", help="Only this question")] = None,
     limit: Annotated[int, typer.Option(min=1, help="How many, newest first")] = 50,
-    export: Annotated[Optional[Path], typer.Option(help="Write every attempt to FILE.jsonl")] = None,
+    export: Annotated[Path | None, typer.Option(help="Write every attempt to FILE.jsonl")] = None,
 ):
     """List your attempts, or export them."""
     from coach import render
@@ -262,7 +262,7 @@ def show(attempt_id: Annotated[int, typer.Argument(help="An attempt id")]):
 
 @command()
 def forget(
-    attempt_id: Annotated[Optional[int], typer.Argument(help="An attempt id")] = None,
+    attempt_id: Annotated[int | None, typer.Argument(help="An attempt id")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Delete every attempt")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask")] = False,
 ):
@@ -286,8 +286,8 @@ def evaluate(
     file: Annotated[Path, typer.Argument(help="CSV: question,reference_answer,answer,score,max_score")],
     grader: GraderOpt = "offline",
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object of metrics")] = False,
-    limit: Annotated[Optional[int], typer.Option(min=1, help="Only the first N rows")] = None,
-    split: Annotated[Optional[str], typer.Option(help="Only rows whose `split` column equals this")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N rows")] = None,
+    split: Annotated[str | None, typer.Option(help="Only rows whose `split` column equals this")] = None,
 ):
     """How far can you trust the grades? Agreement with human scores on a CSV."""
     from coach import render

@@ -54,11 +54,7 @@ DESIGN_TEXT = re.compile(
 )
 
 STOPWORDS = set(
-    """a an the and or of for to in on with your you how would what do does is are be it this that
-    can could should will as at by from if into its not wasn't was were when which who why
-    describe explain walk me through tell about give example share time there their them they
-    approach ensure make sure our like such e g eg meesho meesho's platform using use used
-    exactly detail key some other one respectively versus vs wasnt issue think""".split()
+    ["a", "an", "the", "and", "or", "of", "for", "to", "in", "on", "with", "your", "you", "how", "would", "what", "do", "does", "is", "are", "be", "it", "this", "that", "can", "could", "should", "will", "as", "at", "by", "from", "if", "into", "its", "not", "wasn't", "was", "were", "when", "which", "who", "why", "describe", "explain", "walk", "me", "through", "tell", "about", "give", "example", "share", "time", "there", "their", "them", "they", "approach", "ensure", "make", "sure", "our", "like", "such", "e", "g", "eg", "meesho", "meesho's", "platform", "using", "use", "used", "exactly", "detail", "key", "some", "other", "one", "respectively", "versus", "vs", "wasnt", "issue", "think"]
 )
 
 

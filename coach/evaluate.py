@@ -6,9 +6,9 @@ import csv
 import io
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -164,7 +164,7 @@ def agreement(predicted, human) -> dict:
     p, h = np.asarray(predicted, float), np.asarray(human, float)
     diff = p - h
     return {
-        "n": int(len(p)),
+        "n": len(p),
         "pearson": pearson(p, h),
         "spearman": spearman(p, h),
         "qwk": qwk(p, h),

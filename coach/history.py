@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from coach.errors import CoachError
@@ -48,7 +48,7 @@ class History:
     def close(self) -> None:
         self.db.close()
 
-    def __enter__(self) -> "History":
+    def __enter__(self) -> History:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -62,7 +62,7 @@ class History:
 
     def add(self, question_id: str, answer: str, parent_id: int | None = None) -> int:
         """Store an answer as pending; returns the attempt id. Committed immediately."""
-        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        now = datetime.now(UTC).isoformat(timespec="seconds")
         cursor = self._write(
             "INSERT INTO attempts (question_id, answer, created_at, status, parent_id) VALUES (?, ?, ?, 'pending', ?)",
             (question_id, answer, now, parent_id),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from typing import Callable
+from collections.abc import Callable
 
 from coach.config import Settings
 from coach.corpus import all_questions, all_tips, load_notes

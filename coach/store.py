@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from coach.config import Settings
 from coach.embeddings import Embedder, embedder_for
@@ -97,10 +97,10 @@ class _ChromaEmbeddingFunction:
     def __init__(self, embedder: Embedder):
         self._embedder = embedder
 
-    def __call__(self, input):  # noqa: A002 - Chroma's protocol names it `input`
+    def __call__(self, input):
         return [v for v in self._embedder.embed(list(input))]
 
-    def embed_query(self, input):  # noqa: A002
+    def embed_query(self, input):
         return self(input)
 
     @staticmethod

@@ -135,7 +135,8 @@ def test_missing_and_directory_files(tmp_path):
 
 
 def test_parse_bank_never_raises_anything_but_coach_error():
-    from hypothesis import given, settings, strategies as st
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
 
     @settings(max_examples=150, deadline=None)
     @given(st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=400))

@@ -155,3 +155,40 @@ def test_help_lists_every_command(home):
     result = runner.invoke(app, ["--help"])
     for name in ("practice", "grade", "rubric", "ingest", "questions", "import", "eval", "history", "show", "regrade", "forget", "config", "corpus"):
         assert name in result.output
+
+
+def test_practice_round_with_the_fake_llm(ingested, monkeypatch):
+    """A whole practice round through the CLI with the fake chat model: exact score and gaps shown."""
+    from coach import llm
+    from coach.service import Coach
+    from fakes import FakeChatModel, tool_reply
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-PLANTED-0000wxyz")
+    rubric = Coach().rubric("r2-position-bias")
+    first = ANSWER.splitlines()[0]
+    criteria = [
+        {"criterion_id": c.id, "status": "covered" if i == 0 else "missed", "evidence": first if i == 0 else ""}
+        for i, c in enumerate(rubric.criteria)
+    ]
+    reply = {
+        "score": 2.0,
+        "verdict": "Defines the bias but never corrects for it.",
+        "criteria": criteria,
+        "strengths": ["Clear definition of position bias."],
+        "gaps": ["How to estimate propensities with randomization", "Offline and online evaluation"],
+        "next_steps": ["Explain inverse propensity weighting."],
+        "outline": ["Define", "Estimate propensities", "Correct", "Evaluate"],
+        "flags": [],
+    }
+    fake = FakeChatModel(tool_reply(reply, 900, 120))
+    llm.set_chat_model_factory(lambda settings: fake)
+    result = runner.invoke(app, ["practice", "--id", "r2-position-bias"], input=ANSWER + ".\nq\n")
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())
+    assert "Grading with the llm grader (gpt-4o-mini)." in out
+    assert "2.0/10 Defines the bias but never corrects for it." in out
+    assert "• How to estimate propensities with randomization" in out
+    assert "• Offline and online evaluation" in out
+    assert "PLANTED" not in result.output
+    (attempt,) = History(ingested / "history.sqlite").list()
+    assert (attempt.status, attempt.grade.grader, attempt.grade.score) == ("graded", "llm", 2.0)

@@ -80,9 +80,8 @@ def test_calibration_holdout_meets_adversarial_margin(home):
     """Every adversarial row on held-out questions scores well below that question's excellent answer."""
     from pathlib import Path
 
-    from coach.evaluate import read_csv
+    from coach.evaluate import grade_rows, read_csv
     from coach.service import Coach
-    from coach.evaluate import grade_rows
 
     path = Path(__file__).resolve().parent.parent / "corpus" / "calibration" / "calibration.csv"
     rows = [r for r in read_csv(path) if r.split == "holdout"]

@@ -22,10 +22,7 @@ NOTICE = (
 )
 
 FUNCTION_WORDS = set(
-    """a an the and or but of for to in on with by from at as is are was were be been being it its this
-    that these those then than so because which who whom whose what when where why how if while we i you
-    they he she our my your their them us me not no can could would should will may might must do does
-    did have has had into over under about after before between through during each per""".split()
+    ["a", "an", "the", "and", "or", "but", "of", "for", "to", "in", "on", "with", "by", "from", "at", "as", "is", "are", "was", "were", "be", "been", "being", "it", "its", "this", "that", "these", "those", "then", "than", "so", "because", "which", "who", "whom", "whose", "what", "when", "where", "why", "how", "if", "while", "we", "i", "you", "they", "he", "she", "our", "my", "your", "their", "them", "us", "me", "not", "no", "can", "could", "would", "should", "will", "may", "might", "must", "do", "does", "did", "have", "has", "had", "into", "over", "under", "about", "after", "before", "between", "through", "during", "each", "per"]
 )
 
 # Signals for the general dimensions: cheap and honest about being surface checks.
@@ -60,7 +57,7 @@ class OfflineParams:
     prose_ratio: float = 0.25  # below this share of function words, an answer is a keyword list
 
     @classmethod
-    def load(cls, path: Path = PARAMS_FILE) -> "OfflineParams":
+    def load(cls, path: Path = PARAMS_FILE) -> OfflineParams:
         if path.is_file():
             data = json.loads(path.read_text(encoding="utf-8"))
             return cls(**{k: v for k, v in data.get("params", {}).items() if k in cls.__dataclass_fields__})
@@ -135,7 +132,7 @@ class OfflineGrader:
         windows += [(f"{a} {b}", i) for i, (a, b) in enumerate(zip(sentences, sentences[1:]))]
         return _Prepared(rubric, " ".join(sentences), sentences, windows, flags, bool(flags))
 
-    def measure_batch(self, items: list[tuple[Rubric, str]]) -> list["Measurement"]:
+    def measure_batch(self, items: list[tuple[Rubric, str]]) -> list[Measurement]:
         """Similarities and signals for each answer: everything the score needs except the params."""
         prepared = [self._prepare(rubric, answer) for rubric, answer in items]
         texts: dict[str, int] = {}
