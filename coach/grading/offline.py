@@ -106,7 +106,6 @@ class _Prepared:
     rubric: Rubric
     answer: str
     sentences: list[str]
-    windows: list[tuple[str, int]]  # window text, index of its first sentence
     flags: list[str]
     injection: bool = False
 
@@ -128,9 +127,7 @@ class OfflineGrader:
         sentences, removed = strip_injection(split_sentences(answer))
         if removed:
             flags.append(f"{len(removed)} sentence(s) addressed to the grader were ignored")
-        windows = [(s, i) for i, s in enumerate(sentences)]
-        windows += [(f"{a} {b}", i) for i, (a, b) in enumerate(zip(sentences, sentences[1:]))]
-        return _Prepared(rubric, " ".join(sentences), sentences, windows, flags, bool(flags))
+        return _Prepared(rubric, " ".join(sentences), sentences, flags, bool(flags))
 
     def measure_batch(self, items: list[tuple[Rubric, str]]) -> list[Measurement]:
         """Similarities and signals for each answer: everything the score needs except the params."""
@@ -140,13 +137,13 @@ class OfflineGrader:
             for c in prep.rubric.criteria:
                 if not c.dimension:
                     texts.setdefault(c.text, len(texts))
-            for window, _ in prep.windows:
-                texts.setdefault(window, len(texts))
+            for sentence in prep.sentences:
+                texts.setdefault(sentence, len(texts))
         vectors = self.embedder.embed(list(texts)) if texts else np.zeros((0, 384), dtype=np.float32)
         return [_measure(prep, vectors, texts) for prep in prepared]
 
     def grade_batch(self, items: list[tuple[Rubric, str]]) -> list[Grade]:
-        """Grade many answers with one embedding pass (criteria and windows deduplicated)."""
+        """Grade many answers with one embedding pass (criteria and sentences deduplicated)."""
         return [score(m, self.params) for m in self.measure_batch(items)]
 
 
@@ -165,11 +162,15 @@ def _measure(prep: _Prepared, vectors: np.ndarray, index: dict[str, int]) -> Mea
     content = [c for c in prep.rubric.criteria if not c.dimension]
     dims = [c for c in prep.rubric.criteria if c.dimension]
     evidence = [""] * len(content)
-    if prep.windows and content:
+    if prep.sentences and content:
         crit = vectors[[index[c.text] for c in content]]
-        win = vectors[[index[w] for w, _ in prep.windows]]
-        best_sim = (crit @ win.T).max(axis=1)
-        sentence_vecs = win[: len(prep.sentences)]
+        sentence_vecs = vectors[[index[s] for s in prep.sentences]]
+        # A point may be made across two sentences: windows of two consecutive sentences are the
+        # normalized mean of their vectors (embedding the joined text costs twice the model time).
+        pairs = sentence_vecs[:-1] + sentence_vecs[1:]
+        pairs = pairs / np.clip(np.linalg.norm(pairs, axis=1, keepdims=True), 1e-12, None)
+        windows = np.vstack([sentence_vecs, pairs])
+        best_sim = (crit @ windows.T).max(axis=1)
         sentence_best = (crit @ sentence_vecs.T).argmax(axis=1)
         evidence = [prep.sentences[int(i)] for i in sentence_best]
         answer_vec, rubric_vec = sentence_vecs.mean(axis=0), crit.mean(axis=0)
