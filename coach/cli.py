@@ -273,12 +273,73 @@ def forget(
     if all_:
         if not yes and not typer.confirm("Delete every attempt?"):
             raise CoachError("nothing deleted")
-        render.info(f"Deleted {coach.history.delete_all()} attempts.")
+        from coach.review import clear_reviews
+
+        deleted = coach.history.delete_all()
+        clear_reviews(coach.history.db)
+        render.info(f"Deleted {deleted} attempts.")
     elif attempt_id is not None:
         coach.history.delete(attempt_id)
         render.info(f"Deleted attempt {attempt_id}.")
     else:
         raise CoachError("give an attempt id or --all")
+
+
+@command()
+def plan(
+    interview_date: Annotated[
+        str, typer.Option("--interview-date", help="The interview day, YYYY-MM-DD")
+    ],
+    hours_per_day: Annotated[
+        float, typer.Option("--hours-per-day", help="Study time per day, in hours")
+    ] = 2.0,
+    days: Annotated[int | None, typer.Option("--days", help="Show only the next N days")] = None,
+    export: Annotated[
+        list[Path] | None,
+        typer.Option("--export", help="Also write FILE.md or FILE.ics (repeatable)"),
+    ] = None,
+):
+    """A day-by-day study plan until the interview: FSRS re-attempts, new questions, notes, a mock round."""
+    from coach import render
+    from coach.plan import build_plan, check_export, export_plan, parse_date
+
+    paths = check_export(export)
+    coach = _coach()
+    with render.status("Planning..."):
+        study = build_plan(coach, parse_date(interview_date), hours_per_day, days)
+    render.study_plan(study)
+    for path in paths:
+        export_plan(study, path)
+        render.info(f"Wrote {path}.")
+
+
+@command()
+def progress(
+    png: Annotated[
+        Path | None, typer.Option("--png", help="Also write a chart of score over time to FILE.png")
+    ] = None,
+):
+    """Scores per topic and per round, recent trend, what is due today, and score over time."""
+    from coach import render
+    from coach.progress import build_progress, write_png
+
+    report = build_progress(_coach())
+    render.progress_report(report)
+    if png:
+        write_png(report, png)
+        render.info(f"Wrote {png}.")
+
+
+@command()
+def compare(
+    first: Annotated[int, typer.Argument(help="Attempt A (usually the earlier one)")],
+    second: Annotated[int, typer.Argument(help="Attempt B, at the same question")],
+):
+    """Compare two attempts at the same question: rubric points that flipped, score change, changed sentences."""
+    from coach import render
+    from coach.compare import compare_attempts
+
+    render.comparison(compare_attempts(_coach().history, first, second))
 
 
 @command(name="eval")

@@ -220,3 +220,201 @@ def eval_report(result) -> None:
     console.print(table)
     if result.failed:
         notice(f"{result.failed} rows could not be graded and were left out")
+
+
+PLAN_MARK = {
+    "review": ("↻ re-attempt", "cyan"),
+    "new": ("+ new", "green"),
+    "note": ("≡ read", "blue"),
+    "mock": ("◆ mock", "magenta"),
+}
+SPARK = "▁▂▃▄▅▆▇█"
+CHART_LIMIT = 30  # attempts drawn in the terminal chart (the most recent)
+
+
+def spark(scores) -> str:
+    """A sparkline of 0-10 scores."""
+    return "".join(SPARK[min(len(SPARK) - 1, int(s / 10 * len(SPARK)))] for s in scores)
+
+
+def _score_style(score: float) -> str:
+    return "green" if score >= 7 else "yellow" if score >= 4 else "red"
+
+
+def study_plan(plan) -> None:
+    header = (
+        f"Interview on [bold]{plan.interview_date:%a %Y-%m-%d}[/], {len(plan.days)} days of study, "
+        f"{plan.hours_per_day:g} h ({plan.budget} min) a day"
+    )
+    console.print(header)
+    if plan.narrative:
+        console.print(Panel(Text(plan.narrative), title="Summary", title_align="left"))
+    elif plan.narrative_error:
+        notice(f"no summary: {plan.narrative_error}")
+    if plan.weak_topics:
+        weakest = ", ".join(f"{s.name} ({s.average:.1f})" for s in plan.weak_topics)
+        console.print(f"Weakest topics: {escape(weakest)}", soft_wrap=True)
+    for day in plan.visible:
+        table = Table(
+            title=f"{day.day:%a %Y-%m-%d}  ({day.minutes} of {day.budget} min)",
+            title_justify="left",
+        )
+        table.add_column("", no_wrap=True)
+        table.add_column("min", justify="right")
+        table.add_column("what", overflow="fold", ratio=2)
+        table.add_column("why", overflow="fold", ratio=2, style="dim")
+        for item in day.items:
+            mark, colour = PLAN_MARK[item.kind]
+            what = item.title
+            if item.kind == "mock":
+                what += ": " + ", ".join(item.question_ids)
+            if item.points:
+                what += "\nfocus: " + "; ".join(item.points)
+            table.add_row(
+                Text(mark, style=colour), str(item.minutes), Text(what), Text(item.reason)
+            )
+        if not day.items:
+            table.add_row("", "", Text("rest", style="dim"), "")
+        console.print(table)
+    if plan.hidden_days:
+        console.print(
+            f"[dim]{plan.hidden_days} more days until the interview are not shown (--days).[/]"
+        )
+    if plan.unfitted:
+        console.print(f"\n[bold red]Did not fit before the interview ({len(plan.unfitted)})[/]")
+        for item in plan.unfitted:
+            console.print(
+                f"  • {escape(item.title)} ({item.minutes} min): {escape(item.reason)}",
+                soft_wrap=True,
+            )
+    else:
+        console.print("\n[green]Everything required fits before the interview.[/]")
+    if plan.remaining_new:
+        console.print(
+            f"[dim]{plan.remaining_new} questions you have never attempted are not in the plan.[/]"
+        )
+
+
+def progress_report(report) -> None:
+    if not report.series:
+        console.print("No graded attempts yet: answer a question with `coach practice`.")
+        return
+    console.print(
+        f"{report.attempts} graded answers, average {report.average:.1f}/10 "
+        f"({report.series[0].when:%Y-%m-%d} to {report.series[-1].when:%Y-%m-%d})"
+    )
+    for title, stats in (("By round", report.rounds), ("By topic, weakest first", report.topics)):
+        table = Table(title=title, title_justify="left")
+        for column, justify in (
+            ("", "left"),
+            ("attempts", "right"),
+            ("average", "right"),
+            ("best", "right"),
+            ("last 5", "left"),
+            ("trend", "right"),
+        ):
+            table.add_column(column, justify=justify)
+        for s in stats:
+            arrow = "↑" if s.trend > 0 else "↓" if s.trend < 0 else "→"
+            table.add_row(
+                escape(s.name),
+                str(s.attempts),
+                Text(f"{s.average:.1f}", style=_score_style(s.average)),
+                f"{s.best:.1f}",
+                f"{spark(s.last)} {' '.join(f'{x:.0f}' for x in s.last)}",
+                f"{arrow} {s.trend:+.1f}",
+            )
+        console.print(table)
+    due = Table(title=f"Due today ({report.today:%Y-%m-%d}, FSRS)", title_justify="left")
+    due.add_column("question")
+    due.add_column("due since", no_wrap=True)
+    due.add_column("last", justify="right")
+    due.add_column("what", overflow="fold")
+    for item in report.due_questions:
+        due.add_row(
+            item.question_id,
+            f"{item.due:%Y-%m-%d}",
+            f"{item.last_score:.1f}" if item.last_score is not None else "—",
+            escape(item.text),
+        )
+    for item in report.due_points:
+        due.add_row(
+            item.question_id,
+            f"{item.due:%Y-%m-%d}",
+            "",
+            Text(f"missed point: {item.text}", style="dim"),
+        )
+    if report.due_questions or report.due_points:
+        console.print(due)
+    else:
+        console.print("Nothing is due today.")
+    shown = report.series[-CHART_LIMIT:]
+    chart = Table(
+        title=f"Score over time (last {len(shown)} of {len(report.series)})",
+        title_justify="left",
+        box=None,
+    )
+    chart.add_column("when", no_wrap=True, style="dim")
+    chart.add_column("question", no_wrap=True)
+    chart.add_column("score", no_wrap=True)
+    for p in shown:
+        filled = int(round(p.score * 2))
+        bar = Text("█" * filled, style=_score_style(p.score))
+        bar.append("░" * (20 - filled), style="dim")
+        bar.append(f" {p.score:.1f}")
+        chart.add_row(f"{p.when:%Y-%m-%d}", p.question_id, bar)
+    console.print(chart)
+
+
+COMPARE_MARK = {1: ("▲ better", "green"), -1: ("▼ worse", "red"), 0: ("·", "dim")}
+
+
+def comparison(cmp) -> None:
+    a, b = cmp.a, cmp.b
+    change = cmp.score_change
+    colour = "green" if change > 0 else "red" if change < 0 else "dim"
+    console.print(
+        f"[bold]{cmp.question_id}[/]: attempt {a.id} ({a.created_at:%Y-%m-%d}) {a.grade.score:.1f} → "
+        f"attempt {b.id} ({b.created_at:%Y-%m-%d}) {b.grade.score:.1f}  [{colour}]({change:+.1f})[/]"
+    )
+    if a.grade.grader != b.grade.grader:
+        notice(
+            f"graded by different graders ({a.grade.grader}, {b.grade.grader}); scores are less comparable"
+        )
+    if cmp.points:
+        table = Table(title="Rubric points that changed", title_justify="left")
+        table.add_column("criterion", overflow="fold", ratio=3)
+        table.add_column(f"A ({a.id})", no_wrap=True)
+        table.add_column(f"B ({b.id})", no_wrap=True)
+        table.add_column("", no_wrap=True)
+        for p in cmp.points:
+            mark, style = COMPARE_MARK[p.direction]
+            table.add_row(
+                escape(p.text),
+                Text(STATUS_MARK[p.before], style=STATUS_STYLE[p.before])
+                if p.before
+                else Text("—", style="dim"),
+                Text(STATUS_MARK[p.after], style=STATUS_STYLE[p.after])
+                if p.after
+                else Text("—", style="dim"),
+                Text(mark, style=style),
+            )
+        console.print(table)
+    else:
+        console.print("No rubric point changed status.")
+    if cmp.sentences:
+        table = Table(
+            title=f"Changed sentences ({cmp.unchanged_sentences} unchanged)",
+            title_justify="left",
+            show_lines=True,
+        )
+        table.add_column(f"A ({a.id})", overflow="fold", ratio=1)
+        table.add_column(f"B ({b.id})", overflow="fold", ratio=1)
+        for s in cmp.sentences:
+            table.add_row(
+                Text(s.before, style="red" if s.before else ""),
+                Text(s.after, style="green" if s.after else ""),
+            )
+        console.print(table)
+    else:
+        console.print("The two answers have the same sentences.")
