@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -106,6 +107,12 @@ def load_settings(**overrides) -> Settings:
         raise CoachError(f"{variable}: {error['msg']}") from None
 
 
+def redact_url(url: str) -> str:
+    """A URL safe to show: credentials (user:password@) and the query string are replaced by '***'."""
+    url = re.sub(r"^([a-zA-Z][\w+.-]*://)[^/@\s]*@", r"\1***@", url.strip())
+    return re.sub(r"\?.*$", "?***", url)
+
+
 def mask(secret: str) -> str:
     """Show at most a prefix and the last 4 characters of a secret."""
     if len(secret) <= 8:
@@ -125,6 +132,8 @@ def describe(settings: Settings) -> list[tuple[str, str, str]]:
             shown = mask(value.get_secret_value())
         elif value is None:
             shown = "(not set)"
+        elif name.endswith("_url"):
+            shown = redact_url(str(value))
         else:
             shown = str(value)
         if variable in {k.upper() for k in os.environ}:

@@ -8,6 +8,8 @@ import subprocess
 import sys
 import tempfile
 
+from rich.markup import escape
+
 from coach import render
 from coach.errors import CoachError
 
@@ -16,15 +18,23 @@ HOW_TO_ANSWER = (
     "Type your answer (several lines are fine). Finish with a line containing only '.', "
     "or press Ctrl-D. Type ':skip' to get another question, ':quit' to stop."
 )
-MENU = "[r] retry this question   [n] next question   [q] quit"
+MENU = "[f] follow-up probe   [r] retry this question   [n] next question   [q] quit"
+MOCK_HELP = (
+    "Finish with a line containing only '.', or press Ctrl-D. ':skip' skips this question (it scores 0); "
+    "':quit' or Ctrl-C pauses the round, and `coach mock --resume` continues it."
+)
+PROBE_HELP = "Answer the follow-up like the question (finish with '.'); ':skip' skips it, ':quit' stops probing."
 
 
-def read_answer() -> str | None:
-    """Lines until the sentinel or end of input; None if the user asked to skip or quit."""
+def read_answer(eof_none: bool = False) -> str | None:
+    """Lines until the sentinel or end of input; ':skip' / ':quit' as typed. With eof_none, the end of
+    input before any line gives None (so a scripted or closed input stops instead of looping)."""
     lines: list[str] = []
     while True:
         line = sys.stdin.readline()
         if not line:
+            if eof_none and not lines:
+                return None
             break
         stripped = line.rstrip("\n")
         if stripped.strip() == SENTINEL:
@@ -51,7 +61,7 @@ def read_with_editor() -> str:
 
 
 def choose() -> str:
-    render.info(MENU)
+    render.info(escape(MENU))
     line = sys.stdin.readline()
     if not line:
         return "q"
@@ -77,6 +87,7 @@ def run_practice(coach, round_, kind, topic, question_id, grader, editor) -> Non
         if text == ":skip":
             question = coach.pick_question(round_, kind, topic)
             continue
+        graded_attempt = None
         if text is None or not text.strip():
             render.notice("empty answer: nothing was saved.")
         else:
@@ -85,11 +96,120 @@ def run_practice(coach, round_, kind, topic, question_id, grader, editor) -> Non
             if outcome.grade:
                 render.grade(outcome.grade)
                 render.info(f"[dim]Saved as attempt {outcome.attempt_id}.[/]")
+                graded_attempt = outcome.attempt_id
             else:
                 render.error(f"saved as attempt {outcome.attempt_id}, not graded: {outcome.error}")
         choice = choose()
+        while choice == "f":
+            if graded_attempt is None:
+                render.notice("follow-up probes need a graded answer first.")
+            else:
+                run_probes(coach, graded_attempt, grader, editor=editor)
+            choice = choose()
         if choice == "q":
             render.info("Good practice. See your attempts with `coach history`.")
             return
         if choice != "r":
             question = coach.pick_question(round_, kind, topic)
+
+
+# --- follow-up probes ------------------------------------------------------------------------
+
+
+def probe_heading(probe, number: int, total: int) -> str:
+    return f"\n[bold cyan]Follow-up {number}/{total}:[/] {escape(probe.text)}"
+
+
+def run_probes(coach, attempt_id: int, grader, limit: int = 3, editor: bool = False) -> int:
+    """Ask up to `limit` follow-up probes on an attempt's thread, grading each answer; returns how many
+    were answered. ':skip' skips a probe, ':quit' (or the end of input) stops."""
+    from coach.probes import answer_probe, mark_asked, next_probes, skip_probe
+
+    with render.status("Choosing follow-up questions..."):
+        probe_set = next_probes(coach, attempt_id, limit, grader)
+    if probe_set.notice:
+        render.notice(probe_set.notice)
+    if not probe_set.probes:
+        render.notice("no new follow-up questions for this answer: every probe in the notes was asked.")
+        return 0
+    answered = 0
+    if not editor:
+        render.info(f"[dim]{PROBE_HELP}[/]")
+    for number, probe in enumerate(probe_set.probes, 1):
+        probe = mark_asked(coach, probe)
+        render.info(probe_heading(probe, number, len(probe_set.probes)))
+        text = read_with_editor() if editor else read_answer(eof_none=True)
+        if text is None or text.strip() in (":quit", ":q"):
+            break
+        if text.strip() == ":skip" or not text.strip():
+            skip_probe(coach, probe)
+            continue
+        with render.status("Grading the follow-up..."):
+            outcome = answer_probe(coach, probe, text, grader)
+        if outcome.grade:
+            render.grade(outcome.grade)
+            render.info(f"[dim]Saved as attempt {outcome.attempt_id} (follow-up to attempt {probe.root_id}).[/]")
+            answered += 1
+        else:
+            render.error(f"saved as attempt {outcome.attempt_id}, not graded: {outcome.error}")
+    return answered
+
+
+# --- mock rounds -----------------------------------------------------------------------------
+
+
+class TerminalRoundUI:
+    """The mock round in the terminal: each question with its time, answers typed like in practice."""
+
+    def __init__(self, editor: bool = False):
+        self.editor = editor
+
+    def show_turn(self, turn) -> None:
+        from coach.report import clock
+
+        left = f"{clock(turn.seconds_left)} left" if turn.seconds_left >= 0 else f"{clock(turn.seconds_left)} over"
+        timing = f"[dim]{clock(turn.seconds_allowed)} for this question and its follow-ups; {left}.[/]"
+        if turn.kind == "question":
+            render.question_panel(turn.question, index=f"Question {turn.position}/{turn.total} · ")
+            render.info(timing)
+            if not self.editor:
+                render.info(f"[dim]{MOCK_HELP}[/]")
+        else:
+            render.info(probe_heading(turn.probe, turn.probe_number, turn.probe_total))
+            render.info(timing)
+
+    def read_answer(self) -> str | None:
+        return read_with_editor() if self.editor else read_answer(eof_none=True)
+
+    def show_result(self, turn, outcome, seconds_used: float, seconds_left: float) -> None:
+        render.mock_result(outcome, seconds_used, seconds_left)
+
+    def notice(self, message: str) -> None:
+        render.notice(message)
+
+
+def run_mock(coach, round_, minutes, questions, resume, grader, export, editor=False) -> None:
+    """`coach mock`: start (or resume) a round, run it, then show and optionally export the scorecard."""
+    from coach import mock
+    from coach.report import report_format, write_report
+
+    if export is not None:
+        report_format(export)
+    session = mock.open_round(coach, round_, minutes, questions, resume, grader)
+    render.mock_intro(session, mock.round_info(session.round))
+    try:
+        result = mock.run_round(coach, session, TerminalRoundUI(editor), grader=grader)
+    except KeyboardInterrupt:
+        raise CoachError(
+            f"interrupted; round {session.id} is saved with every answer so far: resume it with `coach mock --resume`",
+            exit_code=130,
+        ) from None
+    if not result.finished:
+        render.info(
+            f"Round paused with {result.session.answered} of {len(result.session.items)} questions answered. "
+            "Resume with `coach mock --resume`."
+        )
+        return
+    render.scorecard(result.card)
+    if export is not None:
+        render.info(f"Wrote the scorecard to {write_report(result.card, export)}.")

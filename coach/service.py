@@ -145,9 +145,9 @@ class Coach:
             from coach.grading.llm import LLMGrader
             from coach.llm import chat_model
 
-            graded = LLMGrader(chat_model(self.settings), self.settings.coach_model).grade(
-                rubric, text, self.notes_excerpt(rubric)
-            )
+            graded = LLMGrader(
+                chat_model(self.settings), self.settings.coach_model, verifier=self.offline_coverage
+            ).grade(rubric, text, self.notes_excerpt(rubric))
         else:
             from coach.embeddings import offline_embedder
             from coach.grading.offline import OfflineGrader
@@ -156,6 +156,13 @@ class Coach:
         if truncated:
             graded.flags.insert(0, f"graded on the first {MAX_ANSWER_WORDS} words of a longer answer")
         return graded
+
+    def offline_coverage(self, rubric: Rubric, text: str) -> dict[str, str]:
+        """Each criterion's status by the offline grader: the LLM grader's independent check."""
+        from coach.embeddings import offline_embedder
+        from coach.grading.offline import OfflineGrader
+
+        return {r.criterion_id: r.status for r in OfflineGrader(offline_embedder()).grade(rubric, text).criteria}
 
     def answer(
         self, question_id: str, answer: str, grader: str | None = None, parent_id: int | None = None
@@ -167,33 +174,48 @@ class Coach:
         return self._grade_attempt(attempt_id, question_id, answer, grader)
 
     def _grade_attempt(self, attempt_id: int, question_id: str, answer: str, grader: str | None) -> GradeOutcome:
+        """Grade a saved attempt. Whatever goes wrong, the attempt stays pending with the reason."""
         _, truncated = truncate_words(answer)
         try:
-            graded = self.grade_rubric(self.rubric(question_id), answer, grader)
+            rubric = self.rubric(question_id)
+            graded = self._grade_with_fallback(rubric, answer, grader)
         except CoachError as exc:
-            fallback = self._fallback(question_id, answer, grader, exc)
-            if fallback is None:
-                self.history.record_failure(attempt_id, str(exc))
-                return GradeOutcome(attempt_id, None, str(exc), truncated)
-            graded = fallback
-        except Exception as exc:
-            from coach.llm import describe_failure
-
-            message = describe_failure(exc, self.settings)
-            fallback = self._fallback(question_id, answer, grader, CoachError(message))
-            if fallback is None:
-                self.history.record_failure(attempt_id, message)
-                return GradeOutcome(attempt_id, None, message, truncated)
-            graded = fallback
+            return self._failed(attempt_id, str(exc), truncated)
+        except KeyboardInterrupt:
+            self._failed(attempt_id, "interrupted before the grade finished", truncated)
+            raise
         self.history.record_grade(attempt_id, graded)
         return GradeOutcome(attempt_id, graded, "", truncated)
 
-    def _fallback(self, question_id: str, answer: str, grader: str | None, exc: CoachError) -> Grade | None:
-        if self.grader_name(grader) != "llm" or self.settings.coach_fallback != "offline":
-            return None
-        graded = self.grade_rubric(self.rubric(question_id), answer, "offline")
-        graded.flags.insert(0, f"LLM grade failed ({exc}); graded offline instead")
+    def _grade_with_fallback(self, rubric: Rubric, answer: str, grader: str | None) -> Grade:
+        """The grade, or an offline one when the LLM fails and COACH_FALLBACK=offline; else CoachError."""
+        llm = self.grader_name(grader) == "llm"
+        try:
+            return self.grade_rubric(rubric, answer, grader)
+        except CoachError as exc:
+            message = str(exc)
+        except Exception as exc:
+            if llm:
+                from coach.llm import describe_failure
+
+                message = describe_failure(exc, self.settings)
+            else:  # a bug, not the user's fault: keep the answer pending and say what broke
+                message = f"grading failed ({type(exc).__name__}); the answer is kept as pending"
+        if not llm or self.settings.coach_fallback != "offline":
+            raise CoachError(message)
+        graded = self.grade_rubric(rubric, answer, "offline")
+        graded.flags.insert(0, f"LLM grade failed ({self._redact(message)}); graded offline instead")
         return graded
+
+    def _failed(self, attempt_id: int, message: str, truncated: bool) -> GradeOutcome:
+        message = self._redact(message)
+        self.history.record_failure(attempt_id, message)
+        return GradeOutcome(attempt_id, None, message, truncated)
+
+    def _redact(self, text: str) -> str:
+        from coach.llm import redact
+
+        return redact(" ".join(text.split()), self.settings)
 
     def regrade(self, attempt_ids: list[int], grader: str | None = None) -> list[GradeOutcome]:
         outcomes = []

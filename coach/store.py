@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from coach.config import Settings
+from coach.config import Settings, redact_url
 from coach.embeddings import Embedder, embedder_for
 from coach.errors import CoachError
 from coach.models import Note, Question
@@ -257,7 +257,7 @@ def _connect(settings: Settings):
 
         url = urlparse(settings.coach_chroma_url)
         if url.scheme not in ("http", "https") or not url.hostname:
-            raise CoachError(f"COACH_CHROMA_URL: not an http(s) URL: {settings.coach_chroma_url}")
+            raise CoachError(f"COACH_CHROMA_URL: not an http(s) URL: {redact_url(settings.coach_chroma_url)}")
         try:
             client = chromadb.HttpClient(
                 host=url.hostname,
@@ -268,7 +268,7 @@ def _connect(settings: Settings):
             client.heartbeat()
         except Exception:
             raise CoachError(
-                f"Chroma server at {settings.coach_chroma_url} does not answer; start it with "
+                f"Chroma server at {redact_url(settings.coach_chroma_url)} does not answer; start it with "
                 "`chroma run --path DIR` or unset COACH_CHROMA_URL"
             ) from None
         return client
@@ -284,8 +284,10 @@ def _connect(settings: Settings):
 
 
 def _store_error(settings: Settings, exc: Exception) -> CoachError:
-    where = settings.coach_chroma_url or str(settings.chroma_path)
-    detail = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+    where = redact_url(settings.coach_chroma_url) if settings.coach_chroma_url else str(settings.chroma_path)
+    from coach.llm import redact
+
+    detail = redact(str(exc).splitlines()[0][:160], settings) if str(exc).strip() else type(exc).__name__
     return CoachError(
         f"the Chroma store at {where} is unreadable ({detail}); "
         "run `coach ingest --rebuild` to recreate it from the corpus"

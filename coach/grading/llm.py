@@ -8,13 +8,14 @@ import re
 from pydantic import BaseModel, Field, ValidationError
 
 from coach.errors import CoachError
-from coach.guard import injection_findings, normalize
+from coach.guard import injection_findings, normalize, split_attack
 from coach.models import Coverage, CriterionResult, Grade, Rubric, Usage
 from coach.prompts import load_prompt
 
 PROMPT_NAME, PROMPT_VERSION = "grade", "v1"
 CONSISTENCY_MARGIN = 1.5  # points above what the marked coverage supports before the score is capped
 CREDIT = {"covered": 1.0, "partial": 0.5, "missed": 0.0}
+RANK = {"missed": 0, "partial": 1, "covered": 2}
 
 
 class CriterionVerdict(BaseModel):
@@ -85,10 +86,14 @@ def format_rubric(rubric: Rubric) -> str:
 class LLMGrader:
     name = "llm"
 
-    def __init__(self, model, model_name: str, notes_text: str = ""):
+    def __init__(self, model, model_name: str, notes_text: str = "", verifier=None):
+        """`verifier(rubric, text) -> {criterion_id: status}` is an independent coverage check (the
+        offline grader) used when the answer addresses the grader: then the model may not credit a
+        content point beyond what the answer *without that text* covers."""
         self.model = model
         self.model_name = model_name
         self.notes_text = notes_text
+        self.verifier = verifier
         self.prompt = load_prompt(PROMPT_NAME, PROMPT_VERSION)
         self.mode = "tools"
 
@@ -148,7 +153,13 @@ class LLMGrader:
         if self.mode == "tools" and hasattr(self.model, "bind_tools"):
             try:
                 return self.model.bind_tools([_tool_schema()], tool_choice="submit_grade").invoke(messages)
-            except (openai.BadRequestError, openai.UnprocessableEntityError, openai.InternalServerError):
+            except (openai.BadRequestError, openai.UnprocessableEntityError):
+                self.mode = "json"
+            except openai.InternalServerError as exc:
+                # Some servers (llama.cpp) answer 500 to tools they cannot do. Any other 5xx has
+                # already been retried by the client: asking again in JSON mode would double the tries.
+                if not re.search(r"tool|function", str(exc), re.IGNORECASE):
+                    raise
                 self.mode = "json"
         schema = json.dumps(GradeReply.model_json_schema())
         extra = ("user", f"Reply with one JSON object only, matching this JSON schema: {schema}")
@@ -157,7 +168,10 @@ class LLMGrader:
 
     def _to_grade(self, rubric: Rubric, answer: str, reply: GradeReply, usage: Usage) -> Grade:
         by_id = {c.criterion_id: c for c in reply.criteria}
-        plain_answer = _squash(normalize(answer))
+        findings = injection_findings(answer)
+        # Evidence must come from the answer itself, never from text addressed to the grader.
+        clean = split_attack(answer)[0] if findings else answer
+        plain_answer = _squash(normalize(clean))
         flags = list(reply.flags)
         results = []
         unsupported = 0
@@ -175,20 +189,28 @@ class LLMGrader:
             )
         if unsupported:
             flags.append(f"{unsupported} point(s) marked covered with evidence not found in the answer were set to missed")
+        if findings and self.verifier is not None:
+            lowered = self._verify(rubric, clean, results)
+            if lowered:
+                flags.append(
+                    f"possible prompt injection: {lowered} point(s) the model credited are not covered by the "
+                    "answer without the text addressed to the grader; lowered"
+                )
         weights = sum(r.weight for r in results) or 1.0
         supported = 10.0 * sum(r.weight * CREDIT[r.status] for r in results) / weights
-        score = reply.score
+        score, verdict = reply.score, reply.verdict
         if score > supported + CONSISTENCY_MARGIN:
             flags.append(
                 f"inconsistent: the model gave {score:.1f} but the points it found support about {supported:.1f}; capped"
             )
             score = supported + CONSISTENCY_MARGIN
-        findings = injection_findings(answer)
+            # The model's verdict was written for the score it gave; say what the capped score means.
+            verdict = _verdict(score)
         if findings:
             flags.extend(f"possible prompt injection: {f}" for f in findings)
         return Grade(
             score=round(min(max(score, 0.0), 10.0), 1),
-            verdict=reply.verdict,
+            verdict=verdict,
             criteria=results,
             strengths=reply.strengths,
             gaps=reply.gaps,
@@ -201,6 +223,25 @@ class LLMGrader:
             flags=flags,
             notice=f"LLM grader: {self.model_name}, prompt {PROMPT_NAME}.{PROMPT_VERSION}, temperature 0.",
         )
+
+    def _verify(self, rubric: Rubric, clean: str, results: list[CriterionResult]) -> int:
+        """Lower each content point to the independent check's status; returns how many were lowered."""
+        checked = self.verifier(rubric, clean) if clean.strip() else {}
+        dimensions = {c.id for c in rubric.criteria if c.dimension}
+        lowered = 0
+        for r in results:
+            if r.criterion_id in dimensions or r.status == "missed":
+                continue
+            allowed = checked.get(r.criterion_id, "missed")
+            if RANK[allowed] < RANK[r.status]:
+                r.status, lowered = allowed, lowered + 1
+        return lowered
+
+
+def _verdict(score: float) -> str:
+    from coach.grading.offline import verdict
+
+    return verdict(score)
 
 
 def _squash(text: str) -> str:
