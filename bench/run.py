@@ -26,6 +26,7 @@ import platform
 import random
 import re
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -1020,6 +1021,13 @@ def main() -> int:
     args.sizes = args.sizes or [1_000, 10_000, 100_000]
     wanted = set(args.only.split(",")) - {""} or {number for number, _, _ in SECTIONS}
     bench = Bench(args)
+    try:
+        return measure(args, wanted, bench)
+    finally:
+        shutil.rmtree(bench.scratch, ignore_errors=True)
+
+
+def measure(args, wanted: set[str], bench: Bench) -> int:
     load_start = os.getloadavg()
     log(f"scratch directory {bench.scratch}")
     bodies: dict[str, str] = {}
@@ -1055,9 +1063,6 @@ def main() -> int:
     args.out.write_text(markdown, encoding="utf-8")
     print(markdown)
     log(f"wrote {args.out} in {total:.0f} s")
-    import shutil
-
-    shutil.rmtree(bench.scratch, ignore_errors=True)
     return 1 if failures else 0
 
 

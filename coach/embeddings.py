@@ -13,6 +13,7 @@ from coach.errors import CoachError
 
 MAX_TOKENS = 256  # all-MiniLM-L6-v2 was trained with 256-token inputs
 BATCH_SIZE = 32
+BATCH_TOKENS = 2048  # padded tokens per batch
 
 
 class Embedder(Protocol):
@@ -59,23 +60,34 @@ class MiniLMEmbedder:
         self._inputs = {i.name for i in self._session.get_inputs()}
         self._tokenizer = Tokenizer.from_file(str(tokenizer_path))
         self._tokenizer.enable_truncation(max_length=MAX_TOKENS)
-        self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # to the batch's longest
+        self._tokenizer.no_padding()  # each batch is padded below, to its own longest input
 
     def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        # Sorting by length keeps similar lengths together, so little padding is computed.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        encodings = self._tokenizer.encode_batch(texts)
+        # Sorting by length keeps similar lengths together, so little padding is computed; a token
+        # budget per batch bounds memory (32 texts of 256 tokens would need about 1 GB).
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        for start in range(0, len(order), BATCH_SIZE):
-            batch = order[start : start + BATCH_SIZE]
-            out[batch] = self._embed_batch([texts[i] for i in batch])
+        batch: list[int] = []
+        for i in order:
+            longest = len(encodings[i].ids)
+            if batch and (len(batch) + 1 > BATCH_SIZE or (len(batch) + 1) * longest > BATCH_TOKENS):
+                out[batch] = self._embed_batch([encodings[j] for j in batch])
+                batch = []
+            batch.append(i)
+        if batch:
+            out[batch] = self._embed_batch([encodings[j] for j in batch])
         return out
 
-    def _embed_batch(self, texts: list[str]) -> np.ndarray:
-        encodings = self._tokenizer.encode_batch(texts)
-        ids = np.array([e.ids for e in encodings], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+    def _embed_batch(self, encodings) -> np.ndarray:
+        width = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(encodings), width), dtype=np.int64)
+        mask = np.zeros((len(encodings), width), dtype=np.int64)
+        for row, e in enumerate(encodings):
+            ids[row, : len(e.ids)] = e.ids
+            mask[row, : len(e.ids)] = 1
         feed = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self._inputs:
             feed["token_type_ids"] = np.zeros_like(ids)
@@ -117,7 +129,7 @@ class OpenAIEmbedder:
 
 @lru_cache(maxsize=1)
 def offline_embedder() -> MiniLMEmbedder:
-    """The process-wide MiniLM embedder (loading the ONNX session takes ~0.1 s)."""
+    """The process-wide MiniLM embedder (loading the ONNX session takes about 0.5-1 s)."""
     return MiniLMEmbedder()
 
 
