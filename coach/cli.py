@@ -250,14 +250,43 @@ def history(
 
 
 @command()
-def show(attempt_id: Annotated[int, typer.Argument(help="An attempt id")]):
-    """Show one attempt, its grade and its follow-ups."""
+def show(attempt_id: Annotated[int, typer.Argument(help="An attempt id (any answer of a thread)")]):
+    """Show one attempt with its whole thread: the follow-up probes, their answers and grades."""
     from coach import render
+    from coach.probes import thread
 
     coach = _coach()
-    for i, attempt in enumerate(coach.history.thread(attempt_id)):
-        question = coach.question(attempt.question_id) if i == 0 else None
-        render.attempt(attempt, question)
+    entries = thread(coach, attempt_id)
+    render.thread(entries, coach.question(entries[0].attempt.question_id))
+
+
+@command()
+def probe(
+    attempt_id: Annotated[int, typer.Argument(help="The attempt to probe (any answer of its thread)")],
+    count: Annotated[int, typer.Option("--count", "-n", help="How many follow-up questions, 1 to 3")] = 3,
+    grader: GraderOpt = None,
+    editor: Annotated[bool, typer.Option(help="Write the answers in $EDITOR")] = False,
+):
+    """Ask follow-up questions on an answer, as an interviewer would, and grade your answers."""
+    from coach.practice import run_probes
+
+    run_probes(_coach(), attempt_id, _check_grader(grader), count, editor)
+
+
+@command()
+def mock(
+    round_: Annotated[str | None, typer.Option("--round", help="2, 3, 4 or additional")] = None,
+    minutes: Annotated[int | None, typer.Option(help="Length of the round in minutes, 1 to 180 (default 45)")] = None,
+    questions: Annotated[int | None, typer.Option(help="How many questions, 1 to 10 (default 4)")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the last unfinished round")] = False,
+    export: Annotated[Path | None, typer.Option(help="Write the scorecard to FILE.md or FILE.html")] = None,
+    grader: GraderOpt = None,
+    editor: Annotated[bool, typer.Option(help="Write the answers in $EDITOR")] = False,
+):
+    """Run a timed mock round: questions with follow-up probes, then a scorecard against the round's bar."""
+    from coach.practice import run_mock
+
+    run_mock(_coach(), round_, minutes, questions, resume, _check_grader(grader), export, editor)
 
 
 @command()

@@ -418,3 +418,85 @@ def comparison(cmp) -> None:
         console.print(table)
     else:
         console.print("The two answers have the same sentences.")
+
+
+# --- threads and mock rounds -----------------------------------------------------------------
+
+
+def thread(entries, question=None) -> None:
+    """An attempt, then each follow-up probe asked about it with its answer and grade."""
+    for i, entry in enumerate(entries):
+        probe = entry.probe
+        if probe is None:
+            attempt(entry.attempt, question if i == 0 else None)
+            continue
+        console.print()
+        targets = "; ".join(c.text for c in probe.targets)
+        console.print(Panel(Text(probe.text), title=f"[bold cyan]Follow-up probe[/] ({probe.kind})", title_align="left"))
+        console.print(Text(f"It tests: {targets}", style="dim"), soft_wrap=True)
+        if entry.attempt is not None:
+            attempt(entry.attempt)
+        else:
+            console.print(f"[dim]{'skipped' if probe.status == 'skipped' else 'not answered'}[/]")
+
+
+def mock_intro(session, info) -> None:
+    from coach.report import clock
+
+    count = len(session.items)
+    lines = [
+        f"{count} question{'s' if count != 1 else ''} in {session.minutes} minutes: "
+        f"{clock(session.seconds_allowed)} for each question and its follow-ups.",
+        "Answers are saved and graded as you go; the scores come at the end, on the scorecard.",
+        f"The bar: {info.bar.describe()}",
+    ]
+    if session.answered:
+        lines.insert(0, f"Resumed: {session.answered} of {count} questions answered already.")
+    console.print(Panel(Text("\n".join(lines)), title=f"[bold]Mock {escape(info.title)}[/]", title_align="left"))
+
+
+def mock_result(outcome, seconds_used: float, seconds_left: float) -> None:
+    from coach.report import clock
+
+    left = (
+        f"{clock(seconds_left)} left for this question"
+        if seconds_left >= 0
+        else f"[bold red]{clock(seconds_left)} over time[/]"
+    )
+    if outcome.grade is None:
+        error(f"saved as attempt {outcome.attempt_id}, not graded: {outcome.error}")
+    console.print(f"[dim]Saved as attempt {outcome.attempt_id}; answered in {clock(seconds_used)}; {left}.[/]")
+
+
+def scorecard(card) -> None:
+    from coach.report import clock, mean_text, score_text
+
+    colour = {"Hire": "green", "Lean hire": "green", "Lean no hire": "yellow"}.get(card.verdict, "red")
+    mean = mean_text(card.mean)
+    body = Text("; ".join(card.reasons) + ("." if card.reasons else ""))
+    body.append(f"\n{card.bar}", style="dim")
+    console.print(
+        Panel(
+            body,
+            title=f"[bold {colour}]{card.verdict}[/]  {escape(card.title)}  (mean {mean}/10)",
+            title_align="left",
+        )
+    )
+    table = Table(title=f"Scorecard, round {card.round} ({card.minutes} minutes)", title_justify="left")
+    for column in ("#", "question", "kind", "score", "probes", "time used / allowed"):
+        table.add_column(column, justify="right" if column in ("#", "score") else "left")
+    for q in card.questions:
+        score = score_text(q.score) if q.status == "graded" else ("0 (skipped)" if q.status == "skipped" else q.status)
+        time_used = f"{clock(q.seconds_used)} / {clock(q.seconds_allowed)}"
+        table.add_row(
+            str(q.position),
+            q.question_id,
+            q.kind,
+            score,
+            ", ".join(score_text(s) for s in q.probe_scores) or "—",
+            Text(time_used + (" over" if q.overtime else ""), style="red" if q.overtime else ""),
+        )
+    console.print(table)
+    _bullets("Strongest areas", [f"{a.name} ({round(a.credit * 100)}%)" for a in card.strongest], "green")
+    _bullets("Weakest areas", [f"{a.name} ({round(a.credit * 100)}%)" for a in card.weakest], "red")
+    _bullets("Fix these first", card.fix_first, "cyan", numbered=True)
