@@ -154,9 +154,13 @@ def _bullets(title: str, items, colour: str, numbered: bool = False) -> None:
     if not items:
         return
     console.print(f"\n[bold {colour}]{title}[/]")
+    # A grid wraps each item at word boundaries with a hanging indent.
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True, justify="right")
+    grid.add_column(overflow="fold")
     for i, item in enumerate(items, 1):
-        mark = f"{i}." if numbered else "•"
-        console.print(f"  {mark} {escape(item)}", soft_wrap=True)
+        grid.add_row(f"  {i}." if numbered else "  •", Text(item))
+    console.print(grid)
 
 
 def attempts_table(attempts) -> None:
