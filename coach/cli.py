@@ -79,6 +79,23 @@ def config():
 
 
 @command()
+def doctor(
+    json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
+):
+    """Check the LLM endpoint: reachable, model listed, and which structured-output method works."""
+    from coach import render
+    from coach.doctor import run_doctor
+
+    report = run_doctor()
+    if json_out:
+        render.print_json(render.doctor_dict(report))
+    else:
+        render.doctor_report(report)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@command()
 def ingest(
     rebuild: Annotated[bool, typer.Option(help="Delete the embedded store and rebuild it")] = False,
 ):

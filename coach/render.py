@@ -71,6 +71,40 @@ def config_table(rows: list[tuple[str, str, str]]) -> None:
     console.print(table)
 
 
+DOCTOR_MARK = {"ok": ("✔ ok", "green"), "fail": ("✘ fail", "red"), "skip": ("– skipped", "dim")}
+
+
+def doctor_report(report) -> None:
+    table = Table(title=f"LLM endpoint {report.endpoint}, model {report.model}", title_justify="left")
+    table.add_column("check", style="bold", no_wrap=True)
+    table.add_column("result", no_wrap=True)
+    table.add_column("detail", overflow="fold")
+    for c in report.checks:
+        mark, style = DOCTOR_MARK[c.status]
+        table.add_row(c.name, Text(mark, style=style), escape(c.detail))
+    console.print(table)
+    for method, outcome in report.tried:
+        console.print(f"  {method:8} {escape(outcome)}", soft_wrap=True)
+    if report.method:
+        where = f" (cached in {report.cache_path})" if report.cache_path else ""
+        console.print(f"Structured output: [bold]{report.method}[/]{escape(where)}", soft_wrap=True)
+    if not report.ok:
+        err_console.print("[red]The endpoint is not ready for LLM grading.[/]", soft_wrap=True)
+
+
+def doctor_dict(report) -> dict:
+    return {
+        "endpoint": report.endpoint,
+        "model": report.model,
+        "ok": report.ok,
+        "method": report.method,
+        "checks": [{"name": c.name, "status": c.status, "detail": c.detail} for c in report.checks],
+        "tried": [{"method": m, "outcome": o} for m, o in report.tried],
+        "models": report.models,
+        "cache": str(report.cache_path) if report.cache_path else None,
+    }
+
+
 def ingest_report(report, location: str) -> None:
     for r in report.reports:
         console.print(
