@@ -27,6 +27,15 @@ GraderOpt = Annotated[
     typer.Option("--grader", help="offline or llm (default: llm when configured, else offline)"),
 ]
 
+FallbackOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--fallback",
+        help="offline: if the LLM grade fails, grade offline and say so; none: leave the answer pending "
+        "(default: COACH_FALLBACK)",
+    ),
+]
+
 
 def _guard(func):
     """Turn a CoachError into one line on stderr and its exit code; Ctrl-C into exit 130."""
@@ -54,10 +63,18 @@ def command(target=app, name: str | None = None):
     return decorate
 
 
-def _coach():
+def _coach(fallback: str | None = None):
+    from coach.config import load_settings
     from coach.service import Coach
 
-    return Coach()
+    overrides = {"coach_fallback": _check_fallback(fallback)} if fallback else {}
+    return Coach(load_settings(**overrides))
+
+
+def _check_fallback(fallback: str | None) -> str | None:
+    if fallback not in (None, "offline", "none"):
+        raise CoachError(f"--fallback must be offline or none, not {fallback!r}")
+    return fallback
 
 
 def _check_grader(grader: str | None) -> str | None:
@@ -187,13 +204,14 @@ def grade(
     question_id: Annotated[str, typer.Argument(help="A question id")],
     answer_file: Annotated[str, typer.Option("--answer-file", "-f", help="File with the answer, or - for stdin")],
     grader: GraderOpt = None,
+    fallback: FallbackOpt = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the grade as JSON")] = False,
 ):
     """Grade an answer without interaction (the answer is saved to history first)."""
     from coach import render
     from coach.service import read_answer_file
 
-    coach = _coach()
+    coach = _coach(fallback)
     outcome = coach.answer(question_id, read_answer_file(answer_file), _check_grader(grader))
     if outcome.grade is None:
         raise CoachError(f"attempt {outcome.attempt_id} saved but not graded: {outcome.error}", exit_code=3)
@@ -211,12 +229,13 @@ def practice(
     topic: Annotated[str | None, typer.Option(help="A topic word, such as recsys")] = None,
     question_id: Annotated[str | None, typer.Option("--id", help="Practise this question")] = None,
     grader: GraderOpt = None,
+    fallback: FallbackOpt = None,
     editor: Annotated[bool, typer.Option(help="Write the answer in $EDITOR")] = False,
 ):
     """Answer questions one at a time and get graded feedback."""
     from coach.practice import run_practice
 
-    run_practice(_coach(), round_, kind, topic, question_id, _check_grader(grader), editor)
+    run_practice(_coach(fallback), round_, kind, topic, question_id, _check_grader(grader), editor)
 
 
 @command()
@@ -224,11 +243,12 @@ def regrade(
     attempt_id: Annotated[int | None, typer.Argument(help="An attempt id")] = None,
     pending: Annotated[bool, typer.Option("--pending", help="Grade every pending attempt")] = False,
     grader: GraderOpt = None,
+    fallback: FallbackOpt = None,
 ):
     """Grade saved attempts again (pending ones, or one by id)."""
     from coach import render
 
-    coach = _coach()
+    coach = _coach(fallback)
     if pending:
         ids = [a.id for a in coach.history.pending()]
     elif attempt_id is not None:
@@ -253,14 +273,16 @@ def regrade(
 def history(
     question_id: Annotated[str | None, typer.Option("--question", help="Only this question")] = None,
     limit: Annotated[int, typer.Option(min=1, help="How many, newest first")] = 50,
-    export: Annotated[Path | None, typer.Option(help="Write every attempt to FILE.jsonl")] = None,
+    export: Annotated[
+        Path | None, typer.Option(help="Write the attempts (of --question, if given) to FILE.jsonl")
+    ] = None,
 ):
     """List your attempts, or export them."""
     from coach import render
 
     coach = _coach()
     if export:
-        count = coach.history.export_jsonl(export)
+        count = coach.history.export_jsonl(export, question_id)
         render.info(f"Wrote {count} attempts to {export}.")
         return
     render.attempts_table(coach.history.list(question_id, limit))
@@ -309,21 +331,21 @@ def mock(
 @command()
 def forget(
     attempt_id: Annotated[int | None, typer.Argument(help="An attempt id")] = None,
-    all_: Annotated[bool, typer.Option("--all", help="Delete every attempt")] = False,
+    all_: Annotated[bool, typer.Option("--all", help="Delete every attempt and all review and mock state")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask")] = False,
 ):
-    """Delete one attempt, or all of them."""
+    """Delete one attempt, or everything the coach remembers about you."""
     from coach import render
 
     coach = _coach()
     if all_:
-        if not yes and not typer.confirm("Delete every attempt?"):
+        if not yes and not typer.confirm("Delete every attempt, review card and mock round?"):
             raise CoachError("nothing deleted")
         from coach.review import clear_reviews
 
         deleted = coach.history.delete_all()
         clear_reviews(coach.history.db)
-        render.info(f"Deleted {deleted} attempts.")
+        render.info(f"Deleted {deleted} attempts and all review and mock-round state.")
     elif attempt_id is not None:
         coach.history.delete(attempt_id)
         render.info(f"Deleted attempt {attempt_id}.")

@@ -12,6 +12,7 @@ from coach.errors import CoachError
 from coach.models import Kind, Note, Question
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+MAX_BANK_BYTES = 5_000_000
 
 
 def data_root() -> Path:
@@ -277,13 +278,16 @@ def _tips_note(title: str, body: str, origin: str, bank: str) -> Note:
 def load_bank_file(path: Path, bank: str) -> ParsedBank:
     """Read and parse one question-bank file, with one-line errors for unreadable input."""
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_BANK_BYTES + 1)  # bounded: /dev/zero must not hang
     except IsADirectoryError:
         raise CoachError(f"{path}: is a directory, not a question-bank file") from None
     except FileNotFoundError:
         raise CoachError(f"{path}: no such file") from None
     except OSError as exc:
         raise CoachError(f"{path}: cannot read ({exc.strerror})") from None
+    if len(raw) > MAX_BANK_BYTES:
+        raise CoachError(f"{path}: larger than {MAX_BANK_BYTES // 1_000_000} MB; not a question list")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -432,7 +436,7 @@ def import_bank(home: Path, source: Path, name: str | None = None) -> tuple[str,
     target = banks_dir(home) / f"{name}.rst"
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+        target.write_bytes(source.read_bytes())
     except OSError as exc:
         raise CoachError(f"cannot write {target} ({exc.strerror})") from None
     return name, parsed

@@ -98,7 +98,8 @@ def _number(value: str, name: str, line: int, column: str) -> float:
 
 def read_csv(path: Path) -> list[Row]:
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_CSV_BYTES + 1)  # bounded: /dev/zero must not hang
     except IsADirectoryError:
         raise CoachError(f"{path}: is a directory, not a CSV file") from None
     except FileNotFoundError:
@@ -206,7 +207,7 @@ def grade_rows(coach, rows: list[Row], grader: str, progress: Callable[[str, int
         for i in todo:
             try:
                 scores[i] = coach.grade_rubric(rubrics[i], rows[i].answer, grader).score
-            except CoachError:
+            except Exception:  # an LLM failure on one row must not abort the whole evaluation
                 scores[i] = None
             done += 1
             if progress:
@@ -224,7 +225,7 @@ def evaluate_rows(coach, rows: list[Row], grader: str, progress=None) -> EvalRes
         {
             "grader": grader,
             "wall_seconds": round(wall, 3),
-            "rows_per_second": round(len(rows) / wall, 1) if wall > 0 else None,
+            "rows_per_second": round(len(rows) / wall, 3) if wall > 0 else None,
         }
     )
     return EvalResult(metrics, [s for s, _ in kept], [r for _, r in kept], failed=len(rows) - len(kept))

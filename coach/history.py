@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,6 +27,7 @@ CREATE TABLE IF NOT EXISTS attempts (
 CREATE INDEX IF NOT EXISTS attempts_question ON attempts(question_id);
 CREATE INDEX IF NOT EXISTS attempts_status ON attempts(status);
 """
+BUSY_SECONDS = 30.0  # how long a write waits for another coach process before giving up
 
 
 class History:
@@ -55,19 +57,25 @@ class History:
             raise CoachError(f"history database {path} is a directory; move it aside to start afresh")
         created = not path.exists()
         try:
-            self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
-            self.db.row_factory = sqlite3.Row
-            self.db.execute("PRAGMA busy_timeout = 30000")
-            mode = self.db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            self.db.execute("PRAGMA foreign_keys = ON")
-            self.db.execute("PRAGMA secure_delete = ON")
-            self.db.executescript(SCHEMA)
+            self.db, mode = _open(path)
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise CoachError(
+                    f"history database {path} stayed locked by another process for {BUSY_SECONDS:g} s; retry"
+                ) from None
+            raise CoachError(
+                f"history database {path} is unreadable ({exc}); move it aside to start afresh"
+            ) from None
         except sqlite3.DatabaseError as exc:
-            raise CoachError(f"history database {path} is unreadable ({exc}); move it aside to start afresh") from None
+            raise CoachError(
+                f"history database {path} is unreadable ({exc}); move it aside to start afresh"
+            ) from None
         except OSError as exc:
             raise CoachError(f"cannot open history at {path} ({exc.strerror})") from None
         if str(mode).lower() != "wal":
-            raise CoachError(f"history database {path} cannot use WAL mode ({mode}); is COACH_HOME on a network drive?")
+            raise CoachError(
+                f"history database {path} cannot use WAL mode ({mode}); is COACH_HOME on a network drive?"
+            )
         if created:
             _private(path)
 
@@ -196,6 +204,34 @@ class History:
                 pass
             raise CoachError(f"cannot write {path} ({exc.strerror})") from None
         return len(attempts)
+
+
+def _open(path: Path, wait: float = BUSY_SECONDS) -> tuple[sqlite3.Connection, str]:
+    """Connect in WAL mode and create the schema. Two processes creating the file at the same moment
+    can see "database is locked" while one switches the new file to WAL (SQLite does not always call
+    the busy handler there), so that is retried until `wait` seconds have passed."""
+    deadline = time.monotonic() + wait
+    while True:
+        db = sqlite3.connect(path, timeout=wait, isolation_level=None)
+        try:
+            db.row_factory = sqlite3.Row
+            db.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
+            mode = db.execute("PRAGMA journal_mode").fetchone()[0]
+            if str(mode).lower() != "wal":
+                mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            db.execute("PRAGMA foreign_keys = ON")
+            db.execute("PRAGMA secure_delete = ON")
+            db.executescript(SCHEMA)
+            return db, mode
+        except sqlite3.OperationalError as exc:
+            db.close()
+            busy = "locked" in str(exc) or "busy" in str(exc)
+            if not busy or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+        except BaseException:
+            db.close()
+            raise
 
 
 def _private(path: Path) -> None:

@@ -10,6 +10,7 @@ it into an immediate failure instead of two slow retries. A 401/403/404 is never
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from functools import lru_cache
@@ -29,6 +30,9 @@ def set_chat_model_factory(factory: Callable[[Settings], object] | None) -> None
     _factory_override = factory
 
 
+MAX_REPLY_TOKENS = 2048
+
+
 def chat_model(settings: Settings):
     """A chat model at temperature 0 for grading, probes and plans."""
     if _factory_override is not None:
@@ -45,12 +49,18 @@ def chat_model(settings: Settings):
         base_url=settings.openai_base_url,
         timeout=settings.coach_llm_timeout,
         max_retries=MAX_TRIES - 1,
-        http_client=http_client(settings.coach_llm_timeout),
+        max_tokens=MAX_REPLY_TOKENS,
+        # ChatOpenAI sends the cap as max_completion_tokens, which llama.cpp's server ignores;
+        # compatible servers get the classic field too, so a weak model cannot run to the context end.
+        extra_body={"max_tokens": MAX_REPLY_TOKENS} if settings.openai_base_url else None,
+        http_client=http_client(settings.coach_llm_timeout, os.environ.get("OPENAI_PROXY") or None),
+        openai_proxy=None,  # given to the client above instead (ChatOpenAI refuses both at once)
+        http_socket_options=(),  # keep httpx's own proxy handling for the (unused) async client
     )
 
 
 @lru_cache(maxsize=4)
-def http_client(timeout: float):
+def http_client(timeout: float, proxy: str | None = None):
     """The openai client's default httpx2 client, except that a refused connection fails at once."""
     import openai
 
@@ -69,7 +79,7 @@ def http_client(timeout: float):
             except Exception:
                 pass
 
-    return FailFastClient(timeout=timeout)
+    return FailFastClient(timeout=timeout, proxy=proxy)
 
 
 def _connect_errors() -> tuple[type[Exception], ...]:
@@ -128,6 +138,6 @@ def describe_failure(exc: Exception, settings: Settings) -> str:
         code = exc.status_code
         if code >= 500 or code in (408, 409):
             return f"{where} answered HTTP {code} after retries"
-        detail = " ".join(str(getattr(exc, "message", "") or "").split())[:160]
+        detail = re.sub(r"^Error code: \d+ - ", "", " ".join(str(getattr(exc, "message", "") or "").split()))[:160]
         return redact(f"{where} answered HTTP {code}" + (f": {detail}" if detail else ""), settings)
     return f"LLM call to {where} failed ({type(exc).__name__})"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 
 from coach.config import Settings, load_settings
 from coach.corpus import all_questions, find_question, load_notes
@@ -38,11 +37,20 @@ def check_answer(answer: str) -> str:
 
 
 def read_answer_file(path: str) -> str:
-    """Read an answer from a file path or '-' (stdin) as UTF-8, with one-line errors."""
+    """Read an answer from a file path or '-' (stdin) as UTF-8, with one-line errors.
+
+    At most the size limit (plus one byte) is read, so a device or an endless pipe cannot hang it."""
+    import os
     import sys
 
+    size = 0
     try:
-        raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+        if path == "-":
+            raw = sys.stdin.buffer.read(MAX_ANSWER_BYTES + 1)
+        else:
+            with open(path, "rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                raw = handle.read(MAX_ANSWER_BYTES + 1)
     except IsADirectoryError:
         raise CoachError(f"{path}: is a directory, not an answer file") from None
     except FileNotFoundError:
@@ -50,7 +58,9 @@ def read_answer_file(path: str) -> str:
     except OSError as exc:
         raise CoachError(f"{path}: cannot read ({exc.strerror})") from None
     if len(raw) > MAX_ANSWER_BYTES:
-        raise CoachError(f"{path}: {len(raw) // 1000} KB; the limit is {MAX_ANSWER_BYTES // 1000} KB")
+        if size > MAX_ANSWER_BYTES:
+            raise CoachError(f"{path}: {size // 1000} KB; the limit is {MAX_ANSWER_BYTES // 1000} KB")
+        raise CoachError(f"{path}: more than {MAX_ANSWER_BYTES // 1000} KB; the limit is {MAX_ANSWER_BYTES // 1000} KB")
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -162,7 +172,14 @@ class Coach:
         from coach.embeddings import offline_embedder
         from coach.grading.offline import OfflineGrader
 
-        return {r.criterion_id: r.status for r in OfflineGrader(offline_embedder()).grade(rubric, text).criteria}
+        key = (rubric.question_id, rubric.kind, tuple((c.id, c.text, c.weight) for c in rubric.criteria), text)
+        cache = self.__dict__.setdefault("_coverage_cache", {})
+        if key not in cache:
+            if len(cache) >= 64:
+                cache.clear()
+            grade = OfflineGrader(offline_embedder()).grade(rubric, text)
+            cache[key] = {r.criterion_id: r.status for r in grade.criteria}
+        return dict(cache[key])
 
     def answer(
         self, question_id: str, answer: str, grader: str | None = None, parent_id: int | None = None
@@ -177,7 +194,10 @@ class Coach:
         """Grade a saved attempt. Whatever goes wrong, the attempt stays pending with the reason."""
         _, truncated = truncate_words(answer)
         try:
-            rubric = self.rubric(question_id)
+            from coach.probes import probe_rubric
+
+            # A probe's answer is graded on the points its probe targets, not the whole rubric.
+            rubric = probe_rubric(self, attempt_id) or self.rubric(question_id)
             graded = self._grade_with_fallback(rubric, answer, grader)
         except CoachError as exc:
             return self._failed(attempt_id, str(exc), truncated)
@@ -203,7 +223,10 @@ class Coach:
                 message = f"grading failed ({type(exc).__name__}); the answer is kept as pending"
         if not llm or self.settings.coach_fallback != "offline":
             raise CoachError(message)
-        graded = self.grade_rubric(rubric, answer, "offline")
+        try:
+            graded = self.grade_rubric(rubric, answer, "offline")
+        except CoachError as exc:
+            raise CoachError(f"{message}; the offline fallback failed too ({exc})") from None
         graded.flags.insert(0, f"LLM grade failed ({self._redact(message)}); graded offline instead")
         return graded
 
@@ -239,7 +262,7 @@ class Coach:
         attempts = self.history.list()
         best: dict[str, float] = {}
         for a in attempts:
-            if a.grade:
+            if a.grade and a.parent_id is None:  # probe answers are graded on a few points only
                 best[a.question_id] = max(best.get(a.question_id, 0.0), a.grade.score)
         tried = {a.question_id for a in attempts}
         fresh = [q for q in pool if q.id not in tried]

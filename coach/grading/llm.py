@@ -8,7 +8,7 @@ import re
 from pydantic import BaseModel, Field, ValidationError
 
 from coach.errors import CoachError
-from coach.guard import injection_findings, normalize, split_attack
+from coach.guard import HIDDEN_CHARS, injection_findings, normalize, split_attack
 from coach.models import Coverage, CriterionResult, Grade, Rubric, Usage
 from coach.prompts import load_prompt
 
@@ -98,8 +98,10 @@ class LLMGrader:
         self.mode = "tools"
 
     def messages(self, rubric: Rubric, answer: str, notes_text: str | None = None) -> list[tuple[str, str]]:
-        # The answer is data: strip anything that could close the <answer> tag early.
-        safe = re.sub(r"</?\s*answer\s*>", "[tag removed]", answer, flags=re.IGNORECASE)
+        # The answer is data: drop invisible characters (the model would read what the candidate
+        # cannot see) and neutralise anything that could close the <answer> tag early.
+        visible = HIDDEN_CHARS.sub("", answer)
+        safe = re.sub(r"[<＜]\s*[/／]?\s*answer\s*[>＞]", "[tag removed]", visible, flags=re.IGNORECASE)
         system, user = self.prompt.render(
             kind=rubric.kind,
             question=rubric.question,
@@ -127,7 +129,13 @@ class LLMGrader:
         return self._to_grade(rubric, answer, reply, usage)
 
     def _ask(self, messages, usage: Usage) -> tuple[GradeReply | None, str]:
-        response = self._invoke(messages)
+        import openai
+
+        try:
+            response = self._invoke(messages)
+        except openai.LengthFinishReasonError:
+            # A reply cut off at the token limit is malformed, not a transport failure.
+            return None, "the reply was cut off at the token limit"
         meta = getattr(response, "usage_metadata", None) or {}
         usage.input_tokens += int(meta.get("input_tokens", 0))
         usage.output_tokens += int(meta.get("output_tokens", 0))
@@ -189,21 +197,27 @@ class LLMGrader:
             )
         if unsupported:
             flags.append(f"{unsupported} point(s) marked covered with evidence not found in the answer were set to missed")
+        compromised = False
         if findings and self.verifier is not None:
             lowered = self._verify(rubric, clean, results)
             if lowered:
+                # The answer addresses the grader and the model credits what the answer without that
+                # text does not cover: the model was manipulated. Its score is not used and no benefit
+                # of the doubt is given: the grade rests on the independently verified points.
+                compromised = True
                 flags.append(
-                    f"possible prompt injection: {lowered} point(s) the model credited are not covered by the "
-                    "answer without the text addressed to the grader; lowered"
+                    f"possible prompt injection: the model credited {lowered} point(s) that the answer "
+                    "without the text addressed to the grader does not cover; only verified points count"
                 )
         weights = sum(r.weight for r in results) or 1.0
         supported = 10.0 * sum(r.weight * CREDIT[r.status] for r in results) / weights
         score, verdict = reply.score, reply.verdict
-        if score > supported + CONSISTENCY_MARGIN:
+        margin = 0.0 if compromised else CONSISTENCY_MARGIN
+        if score > supported + margin:
             flags.append(
                 f"inconsistent: the model gave {score:.1f} but the points it found support about {supported:.1f}; capped"
             )
-            score = supported + CONSISTENCY_MARGIN
+            score = supported + margin
             # The model's verdict was written for the score it gave; say what the capped score means.
             verdict = _verdict(score)
         if findings:
@@ -225,16 +239,20 @@ class LLMGrader:
         )
 
     def _verify(self, rubric: Rubric, clean: str, results: list[CriterionResult]) -> int:
-        """Lower each content point to the independent check's status; returns how many were lowered."""
+        """Check the model's statuses against the independent coverage of the answer without the text
+        addressed to the grader. If any content point is credited beyond it, every point (the general
+        dimensions too) is lowered to it. Returns how many content points were over-credited."""
         checked = self.verifier(rubric, clean) if clean.strip() else {}
         dimensions = {c.id for c in rubric.criteria if c.dimension}
-        lowered = 0
-        for r in results:
-            if r.criterion_id in dimensions or r.status == "missed":
-                continue
-            allowed = checked.get(r.criterion_id, "missed")
-            if RANK[allowed] < RANK[r.status]:
-                r.status, lowered = allowed, lowered + 1
+
+        def over(r: CriterionResult) -> bool:
+            return RANK[checked.get(r.criterion_id, "missed")] < RANK[r.status]
+
+        lowered = sum(1 for r in results if r.criterion_id not in dimensions and over(r))
+        if lowered:
+            for r in results:
+                if over(r):
+                    r.status = checked.get(r.criterion_id, "missed")
         return lowered
 
 
