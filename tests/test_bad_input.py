@@ -75,10 +75,6 @@ def with_env(setup: Callable[[Ctx], None], argv: Callable[[Ctx], list[str]]) -> 
     return run
 
 
-MOCK = pytest.mark.xfail(
-    reason="`coach mock` is being written in another task; --minutes is validated there", strict=False
-)
-
 # (id, setup returning argv, exit code, text in the one stderr line)
 CASES = [
     ("empty-answer", grade_bytes(b""), 1, "the answer is empty"),
@@ -100,8 +96,8 @@ CASES = [
     ("attempt-not-a-number", lambda ctx: ["show", "three"], 2, "Invalid value for 'attempt_id': Input should be a valid integer"),
     ("negative-limit", lambda ctx: ["history", "--limit", "-3"], 2, "Invalid value for '--limit': Input should be greater than or equal to 1"),
     ("bad-grader", lambda ctx: ["grade", QID, "-f", ctx.file(GOOD.encode()), "--grader", "gpt"], 1, "--grader must be"),
-    pytest.param("mock-negative-minutes", lambda ctx: ["mock", "--minutes", "-5"], 1, "minutes", marks=MOCK, id="mock-negative-minutes"),
-    pytest.param("mock-absurd-minutes", lambda ctx: ["mock", "--minutes", "100000"], 1, "minutes", marks=MOCK, id="mock-absurd-minutes"),
+    pytest.param("mock-negative-minutes", lambda ctx: ["mock", "--round", "2", "--minutes", "-5"], 1, "minutes", id="mock-negative-minutes"),
+    pytest.param("mock-absurd-minutes", lambda ctx: ["mock", "--round", "2", "--minutes", "100000"], 1, "minutes", id="mock-absurd-minutes"),
     (
         "malformed-env",
         with_env(lambda ctx: ctx.env_file("COACH_GRADER=offline\nthis is not an env line\n"), lambda ctx: ["history"]),
