@@ -30,6 +30,14 @@ CREATE INDEX IF NOT EXISTS attempts_status ON attempts(status);
 BUSY_SECONDS = 30.0  # how long a write waits for another coach process before giving up
 
 
+def write(db: sqlite3.Connection, sql: str, params: tuple, what: str) -> sqlite3.Cursor:
+    """Execute one write; a locked or read-only database becomes a one-line CoachError naming `what`."""
+    try:
+        return db.execute(sql, params)
+    except sqlite3.OperationalError as exc:
+        raise CoachError(f"cannot write {what} ({exc})") from None
+
+
 class History:
     """All attempts of one candidate, in COACH_HOME/history.sqlite.
 

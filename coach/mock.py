@@ -131,12 +131,9 @@ def _now() -> str:
 
 
 def _write(db, sql: str, params: tuple):
-    import sqlite3
+    from coach.history import write
 
-    try:
-        return db.execute(sql, params)
-    except sqlite3.OperationalError as exc:
-        raise CoachError(f"cannot write the mock round tables ({exc})") from None
+    return write(db, sql, params, "the mock round tables")
 
 
 def load_session(db, session_id: int) -> MockSession:

@@ -191,12 +191,9 @@ def probe_for_attempt(db, attempt_id: int) -> Probe | None:
 
 
 def _write(db, sql: str, params: tuple):
-    import sqlite3
+    from coach.history import write
 
-    try:
-        return db.execute(sql, params)
-    except sqlite3.OperationalError as exc:
-        raise CoachError(f"cannot write the probes table ({exc})") from None
+    return write(db, sql, params, "the probes table")
 
 
 def save_probe(db, probe: Probe) -> Probe:
