@@ -133,6 +133,16 @@ def offline_embedder() -> MiniLMEmbedder:
     return MiniLMEmbedder()
 
 
+class LazyMiniLM:
+    """The offline embedder, loaded on first use: an ingest with nothing to embed never loads it."""
+
+    name = MiniLMEmbedder.name
+    dimension = MiniLMEmbedder.dimension
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        return offline_embedder().embed(texts)
+
+
 def embedder_for(settings) -> Embedder:
     """The embedder the settings ask for."""
     if settings.coach_embedder == "openai":
@@ -140,4 +150,4 @@ def embedder_for(settings) -> Embedder:
         return OpenAIEmbedder(
             settings.coach_embedding_model, key, settings.openai_base_url, settings.coach_llm_timeout
         )
-    return offline_embedder()
+    return LazyMiniLM()
