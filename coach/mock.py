@@ -606,7 +606,7 @@ def _area_name(criterion_id: str, notes: dict) -> str:
 def scorecard(coach, session_id: int) -> Scorecard:
     """The round's scorecard, computed only from what history stores (grades, probes, times)."""
     from coach.grading.offline import DIMENSION_ADVICE
-    from coach.probes import CREDIT, load_probes
+    from coach.probes import CREDIT, covered_by, load_probes
     from coach.report import mean_text
 
     db = coach.history.db
@@ -651,13 +651,7 @@ def scorecard(coach, session_id: int) -> Scorecard:
                     attempt.grade.grader,
                 )
                 graders.add(attempt.grade.grader)
-                covered_later = {
-                    r.criterion_id
-                    for a in probe_attempts
-                    if a.grade
-                    for r in a.grade.criteria
-                    if r.status == "covered"
-                }
+                covered_later = covered_by(probe_attempts)
                 urgency = 1 + (10 - attempt.grade.score) / 10
                 for r in attempt.grade.criteria:
                     if r.status == "covered" or r.criterion_id in covered_later:

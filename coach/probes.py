@@ -309,16 +309,21 @@ def thread_rubric(coach, root: Attempt) -> Rubric:
     )
 
 
-def gaps(root: Attempt, answered: list[Attempt]) -> list[Criterion]:
-    """Missed and partial points of the root answer, biggest gap first, less those a probe answer covered."""
-    assert root.grade is not None
-    covered_later = {
+def covered_by(answers: list[Attempt]) -> set[str]:
+    """Criterion ids that any of these graded answers covered."""
+    return {
         r.criterion_id
-        for a in answered
+        for a in answers
         if a.grade
         for r in a.grade.criteria
         if r.status == "covered"
     }
+
+
+def gaps(root: Attempt, answered: list[Attempt]) -> list[Criterion]:
+    """Missed and partial points of the root answer, biggest gap first, less those a probe answer covered."""
+    assert root.grade is not None
+    covered_later = covered_by(answered)
     by_id = {c.id: c for c in criteria_of(root.grade)}
     order = {r.criterion_id: i for i, r in enumerate(root.grade.criteria)}
     open_ = [

@@ -14,12 +14,13 @@ import fsrs
 import icalendar
 import pytest
 from fakes import FakeChatModel, text_reply
+from history_builders import add_attempt as synthetic_add
 from typer.testing import CliRunner
 
 from coach import llm, review
 from coach.cli import app
 from coach.errors import CoachError
-from coach.models import CriterionResult, Grade
+from coach.models import Grade
 from coach.plan import (
     MOCK_MINUTES,
     NOTE_MINUTES,
@@ -52,19 +53,7 @@ def coach(home):
 
 
 def add_attempt(history, question_id, score, when, statuses=None, parent_id=None):
-    """A graded attempt answered at `when` (as if another process had recorded it)."""
-    attempt_id = history.add(question_id, "An answer. With two sentences.", parent_id=parent_id)
-    criteria = [
-        CriterionResult(criterion_id=cid, text=f"point {cid}", status=status)
-        for cid, status in (statuses or {}).items()
-    ]
-    history.record_grade(
-        attempt_id, Grade(score=score, verdict="v", criteria=criteria, grader="offline")
-    )
-    history.db.execute(
-        "UPDATE attempts SET created_at = ? WHERE id = ?", (when.isoformat(), attempt_id)
-    )
-    return attempt_id
+    return synthetic_add(history, question_id, score, when, statuses, parent_id, answer="An answer. With two sentences.")
 
 
 def direct_fsrs(reviews):

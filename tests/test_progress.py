@@ -7,12 +7,13 @@ import sys
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from history_builders import add_attempt
 from typer.testing import CliRunner
 
 from coach import llm
 from coach.cli import app
 from coach.errors import CoachError
-from coach.models import CriterionResult, Grade, Note, Question
+from coach.models import Note, Question
 from coach.progress import (
     Stat,
     build_progress,
@@ -39,19 +40,6 @@ def coach(home):
     c.history.close()
 
 
-def add_attempt(history, question_id, score, when, statuses=None, parent_id=None):
-    attempt_id = history.add(question_id, "An answer.", parent_id=parent_id)
-    criteria = [
-        CriterionResult(criterion_id=c, text=f"point {c}", status=s)
-        for c, s in (statuses or {}).items()
-    ]
-    history.record_grade(
-        attempt_id, Grade(score=score, verdict="v", criteria=criteria, grader="offline")
-    )
-    history.db.execute(
-        "UPDATE attempts SET created_at = ? WHERE id = ?", (when.isoformat(), attempt_id)
-    )
-    return attempt_id
 
 
 def history_of_seven(history):
