@@ -280,13 +280,13 @@ def chroma_model_files() -> list[str]:
 
 
 def prepare_chroma_model_dir(scratch: Path) -> tuple[Path, list[str]]:
-    """DOWNLOAD_PATH for Chroma's embedding function, filled from coach.embeddings.minilm_files().
+    """DOWNLOAD_PATH for Chroma's embedding function, filled from coach.search.embeddings.minilm_files().
 
     Chroma loads only model.onnx and tokenizer.json; it checks that the other files exist before
     deciding not to download. Those are written from tokenizer.json (vocab.txt, special tokens,
     lower-casing) or as labelled placeholders; the vectors cannot depend on them.
     """
-    from coach.embeddings import minilm_files
+    from coach.search.embeddings import minilm_files
 
     model, tokenizer = minilm_files()
     root = scratch / "chroma-onnx" / "all-MiniLM-L6-v2"
@@ -337,7 +337,7 @@ def worker_embed(params: dict) -> dict:
     sentences = json.loads(Path(params["sentences"]).read_text(encoding="utf-8"))
     started = time.perf_counter()
     if params["which"] == "coach":
-        from coach.embeddings import MiniLMEmbedder
+        from coach.search.embeddings import MiniLMEmbedder
 
         embedder = MiniLMEmbedder()
 
@@ -446,7 +446,7 @@ def worker_retrieval(params: dict) -> dict:
 
 
 def worker_grade(params: dict) -> dict:
-    from coach.service import Coach
+    from coach.app import Coach
 
     coach = Coach()
     started = time.perf_counter()
@@ -477,8 +477,8 @@ def worker_grade(params: dict) -> dict:
 
 
 def worker_prompt(params: dict) -> dict:
+    from coach.app import Coach
     from coach.grading.llm import LLMGrader, format_rubric
-    from coach.service import Coach
 
     coach = Coach()
     rubric = coach.rubric(QUESTION_ID)
@@ -672,7 +672,7 @@ class Bench:
         text = (
             f"{count} deterministic synthetic sentences, {min(words)}-{max(words)} words "
             f"(mean {statistics.mean(words):.1f}); same model files for both "
-            "(int8 all-MiniLM-L6-v2 from `coach.embeddings.minilm_files()`), "
+            "(int8 all-MiniLM-L6-v2 from `coach.search.embeddings.minilm_files()`), "
             "CPUExecutionProvider, one warm-up call of "
             "8 sentences excluded. Each embedder in its own process.\n\n"
         )

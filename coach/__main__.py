@@ -1,3 +1,3 @@
-from coach.cli import app
+from coach.cli.app import app
 
 app(prog_name="coach")

@@ -37,6 +37,40 @@ class Question(BaseModel):
         )
 
 
+Level = Literal["core", "staff"]
+
+
+class WrongClaim(BaseModel):
+    """A plausible wrong claim about a key point, and what is true instead."""
+
+    claim: str
+    correction: str
+
+
+class KeyPoint(BaseModel):
+    """One key point of a note: which questions it fits, its level, and contrastive examples."""
+
+    text: str
+    questions: list[str] = Field(default_factory=list)  # empty: every question the note serves
+    level: Level = "core"
+    says: list[str] = Field(default_factory=list)  # correct phrasings a candidate would use
+    wrong: list[WrongClaim] = Field(default_factory=list)
+
+    def fits(self, question_id: str) -> bool:
+        return not self.questions or question_id in self.questions
+
+
+class NoteProbe(BaseModel):
+    """A follow-up probe from a note, with the points a good answer to it makes."""
+
+    text: str
+    questions: list[str] = Field(default_factory=list)
+    expects: list[str] = Field(default_factory=list)
+
+    def fits(self, question_id: str) -> bool:
+        return not self.questions or question_id in self.questions
+
+
 class Note(BaseModel):
     """A reference note: the bar for a strong answer to the questions it serves."""
 
@@ -46,9 +80,21 @@ class Note(BaseModel):
     kind: NoteKind
     questions: list[str] = Field(default_factory=list)
     sections: dict[str, str] = Field(default_factory=dict)  # heading -> markdown body
-    key_points: list[str] = Field(default_factory=list)
-    probes: list[str] = Field(default_factory=list)
+    points: list[KeyPoint] = Field(default_factory=list)
+    probe_items: list[NoteProbe] = Field(default_factory=list)
+    dimensions: dict[str, list[str]] = Field(default_factory=dict)  # question id -> dimension keys
     path: str = ""
+
+    @property
+    def key_points(self) -> list[str]:
+        return [p.text for p in self.points]
+
+    @property
+    def probes(self) -> list[str]:
+        return [p.text for p in self.probe_items]
+
+    def points_for(self, question_id: str) -> list[KeyPoint]:
+        return [p for p in self.points if p.fits(question_id)]
 
 
 class Criterion(BaseModel):

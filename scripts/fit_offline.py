@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from coach.embeddings import offline_embedder
-from coach.evaluate import agreement, read_csv
+from coach.app import Coach
+from coach.coaching.evaluate import agreement, read_csv
 from coach.grading.offline import PARAMS_FILE, OfflineGrader, OfflineParams, score_value
-from coach.rubric import from_reference
-from coach.service import Coach
+from coach.grading.rubric import from_reference
+from coach.search.embeddings import offline_embedder
 
 ADVERSARIAL = {"keyword-stuffed", "wrong-question", "injection", "off-topic"}
 

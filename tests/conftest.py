@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from coach import llm
+from coach.llm import client as llm
 
 CLEARED = [
     "OPENAI_API_KEY",
@@ -25,7 +25,7 @@ CLEARED = [
 def store_dir(tmp_path_factory):
     """An embedded Chroma store with the shipped corpus ingested once for the whole run."""
     from coach.config import load_settings
-    from coach.ingest import ingest
+    from coach.search.ingest import ingest
 
     home = tmp_path_factory.mktemp("store-home")
     path = home / "chroma"

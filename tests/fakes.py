@@ -4,7 +4,7 @@ and a respx mocker for the `httpx2` client that openai>=3 (and so ChatOpenAI) se
 Use the fake through the product's own hook::
 
     fake = FakeChatModel(tool_reply(grade_args(rubric, 7, evidence_from=answer)))
-    coach.llm.set_chat_model_factory(lambda settings: fake)
+    coach.llm.client.set_chat_model_factory(lambda settings: fake)
 """
 
 from __future__ import annotations

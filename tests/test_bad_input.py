@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from coach.cli import app
-from coach.history import History
+from coach.cli.app import app
 from coach.models import Grade
+from coach.storage.attempts import History
 
 QID = "r2-position-bias"
 GOOD = "Position bias means items shown higher get more clicks because of where they are shown."

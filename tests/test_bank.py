@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from coach.corpus import import_bank, load_bank_file, parse_bank, shipped_bank
+from coach.corpus.bank import load_bank_file, parse_bank, shipped_bank
+from coach.corpus.library import import_bank
 from coach.errors import CoachError
 
 SEED = Path(__file__).resolve().parent.parent / "corpus" / "questions" / "meesho.rst"

@@ -7,8 +7,8 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from coach.cli import app
-from coach.history import History
+from coach.cli.app import app
+from coach.storage.attempts import History
 
 runner = CliRunner()
 
@@ -142,7 +142,7 @@ def test_config_masks_the_key(home, monkeypatch):
 def test_startup_does_not_import_heavy_libraries(home, args):
     code = (
         "import sys\n"
-        "from coach.cli import app\n"
+        "from coach.cli.app import app\n"
         f"try:\n    app({args!r}, prog_name='coach')\nexcept SystemExit:\n    pass\n"
         "heavy = [m for m in ('chromadb', 'langchain_core', 'langchain_openai', 'openai', 'onnxruntime') if m in sys.modules]\n"
         "print('HEAVY', heavy)\n"
@@ -159,9 +159,10 @@ def test_help_lists_every_command(home):
 
 def test_practice_round_with_the_fake_llm(ingested, monkeypatch):
     """A whole practice round through the CLI with the fake chat model: exact score and gaps shown."""
-    from coach import llm
-    from coach.service import Coach
     from fakes import FakeChatModel, tool_reply
+
+    from coach.app import Coach
+    from coach.llm import client as llm
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-PLANTED-0000wxyz")
     rubric = Coach().rubric("r2-position-bias")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from coach.cli import app
-from coach.compare import compare_attempts, sentence_changes
+from coach.cli.app import app
+from coach.coaching.compare import compare_attempts, sentence_changes
 from coach.errors import CoachError
-from coach.history import History
 from coach.models import CriterionResult, Grade
+from coach.storage.attempts import History
 
 PB, MENTOR = "r2-position-bias", "r3-mentorship-growth"
 ANSWER_A = "Position bias means rank drives clicks. We fix it with IPW. That is all."

@@ -13,9 +13,9 @@ import respx
 from fakes import RESPX_USING, chat_completion
 from typer.testing import CliRunner
 
-from coach import doctor
 from coach.config import load_settings
 from coach.errors import CoachError
+from coach.llm import doctor
 
 BASE = "http://127.0.0.1:8080/v1"
 MODELS_URL = f"{BASE}/models"
@@ -455,7 +455,7 @@ runner = CliRunner()
 
 
 def test_cli_doctor_prints_the_checks_and_the_method(http, local):
-    from coach.cli import app
+    from coach.cli.app import app
 
     http.get(MODELS_URL).mock(return_value=model_list(MODEL))
     server(http, {"tools": rejected(), "json": text(json.dumps(PONG))})
@@ -473,7 +473,7 @@ def test_cli_doctor_prints_the_checks_and_the_method(http, local):
 
 
 def test_cli_doctor_json_and_exit_code_on_failure(http, local):
-    from coach.cli import app
+    from coach.cli.app import app
 
     http.get(MODELS_URL).mock(side_effect=httpx2.ConnectError("connection refused"))
 

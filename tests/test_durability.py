@@ -12,8 +12,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from coach.cli import app
-from coach.history import History
+from coach.cli.app import app
+from coach.storage.attempts import History
 
 QID = "r2-position-bias"
 ANSWER = (
@@ -23,7 +23,7 @@ ANSWER = (
 
 WRITER = """
 import sys, time, pathlib
-from coach.service import Coach
+from coach.app import Coach
 tag, folder = sys.argv[1], pathlib.Path(sys.argv[2])
 coach = Coach()
 coach.rubric("r2-position-bias")  # warm up the store and the embedder before the race
@@ -38,8 +38,8 @@ print("wrote 50")
 
 STALLED = """
 import sys, time, pathlib
-from coach import llm
-from coach.service import Coach
+from coach.llm import client as llm
+from coach.app import Coach
 
 marker = pathlib.Path(sys.argv[1])
 

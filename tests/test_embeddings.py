@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from coach.embeddings import offline_embedder
+from coach.search.embeddings import offline_embedder
 
 
 def test_paraphrase_scores_higher_than_unrelated():

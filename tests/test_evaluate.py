@@ -6,9 +6,9 @@ import pytest
 from scipy import stats
 from typer.testing import CliRunner
 
-from coach.cli import app
+from coach.cli.app import app
+from coach.coaching.evaluate import agreement, parse_csv, qwk, rankdata
 from coach.errors import CoachError
-from coach.evaluate import agreement, parse_csv, qwk, rankdata
 
 runner = CliRunner()
 
@@ -80,8 +80,8 @@ def test_calibration_holdout_meets_adversarial_margin(home):
     """Every adversarial row on held-out questions scores well below that question's excellent answer."""
     from pathlib import Path
 
-    from coach.evaluate import grade_rows, read_csv
-    from coach.service import Coach
+    from coach.app import Coach
+    from coach.coaching.evaluate import grade_rows, read_csv
 
     path = Path(__file__).resolve().parent.parent / "corpus" / "calibration" / "calibration.csv"
     rows = [r for r in read_csv(path) if r.split == "holdout"]

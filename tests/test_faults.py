@@ -20,11 +20,11 @@ import respx
 from fakes import RESPX_USING, chat_completion, grade_args
 from typer.testing import CliRunner
 
-from coach import llm
-from coach.cli import app
+from coach.app import Coach
+from coach.cli.app import app
 from coach.config import load_settings
-from coach.rubric import from_reference
-from coach.service import Coach
+from coach.grading.rubric import from_reference
+from coach.llm import client as llm
 
 KEY = "sk-test-FAULTS-9876wxyz"
 QID = "r2-position-bias"

@@ -11,10 +11,10 @@ import re
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from coach.corpus import ParsedBank, load_bank_file, parse_bank
+from coach.coaching.evaluate import REQUIRED, parse_csv, read_csv
+from coach.corpus.bank import ParsedBank, load_bank_file, parse_bank
 from coach.errors import CoachError
-from coach.evaluate import REQUIRED, parse_csv, read_csv
-from coach.guard import injection_findings, split_attack, strip_injection
+from coach.grading.injection import injection_findings, split_attack, strip_injection
 
 FUZZ = settings(
     max_examples=150,

@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 from fakes import FakeChatModel, grade_args, sentences, tool_reply
 
-from coach import llm
-from coach.corpus import load_notes
+from coach.app import Coach
+from coach.corpus.notes import load_notes
+from coach.grading.injection import injection_findings, split_attack
 from coach.grading.llm import CREDIT, RANK
-from coach.guard import injection_findings, split_attack
-from coach.rubric import split_sentences
-from coach.service import Coach
+from coach.grading.rubric import split_sentences
+from coach.llm import client as llm
 
 QID = "r2-position-bias"
 WEAK = "Position bias is when items at the top of the feed get more clicks."
@@ -276,8 +276,8 @@ _offline: dict = {}
 def offline_grades(coach: Coach) -> dict:
     """Every base and attacked answer graded offline in one batch (one embedding pass)."""
     if not _offline:
-        from coach.embeddings import offline_embedder
         from coach.grading.offline import OfflineGrader
+        from coach.search.embeddings import offline_embedder
 
         keys = [(base, None, None) for base in BASES]
         keys += [(base, name, placement) for base in BASES for name in ATTACKS for placement in PLACEMENTS]

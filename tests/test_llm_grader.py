@@ -19,10 +19,10 @@ from fakes import (
     tool_reply,
 )
 
-from coach import llm
+from coach.app import Coach
 from coach.config import load_settings
+from coach.llm import client as llm
 from coach.models import Usage
-from coach.service import Coach
 
 KEY = "sk-test-PLANTED-1234abcd"
 MODEL = "gpt-4o-mini"

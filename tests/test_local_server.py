@@ -20,10 +20,10 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from coach import llm
+from coach.app import Coach
 from coach.config import load_settings
+from coach.llm import client as llm
 from coach.models import Grade
-from coach.service import Coach
 
 pytestmark = pytest.mark.local
 
@@ -131,7 +131,7 @@ def test_server_lists_the_model(server):
 
 
 def test_doctor_finds_tool_calling(local_llm, ingested):
-    from coach.doctor import cached_method, run_doctor
+    from coach.llm.doctor import cached_method, run_doctor
 
     report = run_doctor()
 
@@ -151,8 +151,8 @@ def test_doctor_finds_tool_calling(local_llm, ingested):
 def test_json_mode_reply_is_one_json_object(local_llm):
     """The server honours response_format json_object (the grader's second method), and the cap
     on the reply reaches it as `max_tokens`."""
-    from coach import doctor
-    from coach.llm import chat_model
+    from coach.llm import doctor
+    from coach.llm.client import chat_model
 
     settings = load_settings()
     bound = chat_model(settings).bind(
@@ -168,8 +168,8 @@ def test_json_mode_reply_is_one_json_object(local_llm):
 
 
 def test_grade_through_the_local_server_is_schema_valid(local_llm, ingested, tmp_path):
-    from coach.cli import app
-    from coach.history import History
+    from coach.cli.app import app
+    from coach.storage.attempts import History
 
     answer = tmp_path / "answer.md"
     answer.write_text(ANSWER, encoding="utf-8")

@@ -12,12 +12,10 @@ import pytest
 from fakes import FakeChatModel, grade_args, tool_reply
 from typer.testing import CliRunner
 
-from coach import llm
-from coach import practice as practice_module
-from coach.cli import app
-from coach.errors import CoachError
-from coach.history import History
-from coach.mock import (
+from coach.app import Coach
+from coach.cli import interactive as practice_module
+from coach.cli.app import app
+from coach.coaching.mock import (
     Bar,
     QuestionScore,
     Scorecard,
@@ -32,10 +30,12 @@ from coach.mock import (
     start_session,
     verdict_for,
 )
+from coach.coaching.probes import load_probes
+from coach.errors import CoachError
+from coach.export.scorecard import mean_text, to_markdown, write_report
+from coach.llm import client as llm
 from coach.models import Criterion
-from coach.probes import load_probes
-from coach.report import mean_text, to_markdown, write_report
-from coach.service import Coach
+from coach.storage.attempts import History
 
 runner = CliRunner()
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from coach.corpus.prompts import load_prompt
 from coach.errors import CoachError
-from coach.prompts import load_prompt
 
 ROOT = Path(__file__).resolve().parent.parent
 

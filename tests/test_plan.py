@@ -1,4 +1,4 @@
-"""FSRS review state (coach.review) and the study plan (coach.plan) on a synthetic history.
+"""FSRS review state (coach.coaching.srs) and the study plan (coach.coaching.plan) on a synthetic history.
 
 Due dates are checked against the `fsrs` package used directly; the plan is checked for the hours
 budget, round/kind coverage, weak topics first, the mock round, what did not fit, the LLM summary
@@ -17,11 +17,10 @@ from fakes import FakeChatModel, text_reply
 from history_builders import add_attempt as synthetic_add
 from typer.testing import CliRunner
 
-from coach import llm, review
-from coach.cli import app
-from coach.errors import CoachError
-from coach.models import Grade
-from coach.plan import (
+from coach.app import Coach
+from coach.cli.app import app
+from coach.coaching import srs as review
+from coach.coaching.plan import (
     MOCK_MINUTES,
     NOTE_MINUTES,
     QUESTION_MINUTES,
@@ -31,8 +30,10 @@ from coach.plan import (
     to_ics,
     to_markdown,
 )
-from coach.prompts import load_prompt
-from coach.service import Coach
+from coach.corpus.prompts import load_prompt
+from coach.errors import CoachError
+from coach.llm import client as llm
+from coach.models import Grade
 
 TODAY = date(2025, 6, 10)
 INTERVIEW = date(2025, 6, 20)
@@ -580,7 +581,7 @@ def test_cli_plan_errors_are_one_line(home, args, message):
 
 
 def test_cli_forget_all_clears_review_state(home):
-    from coach.history import History
+    from coach.storage.attempts import History
 
     with History(home / "history.sqlite") as history:
         synthetic_history(history)

@@ -11,12 +11,9 @@ import pytest
 from fakes import FakeChatModel, text_reply, tool_reply
 from typer.testing import CliRunner
 
-from coach import llm
-from coach.cli import app
-from coach.errors import CoachError
-from coach.history import History
-from coach.models import Criterion
-from coach.probes import (
+from coach.app import Coach
+from coach.cli.app import app
+from coach.coaching.probes import (
     CREDIT,
     answer_probe,
     claims,
@@ -28,7 +25,10 @@ from coach.probes import (
     skip_probe,
     thread,
 )
-from coach.service import Coach
+from coach.errors import CoachError
+from coach.llm import client as llm
+from coach.models import Criterion
+from coach.storage.attempts import History
 
 QID = "r2-position-bias"
 S1 = (
@@ -441,9 +441,9 @@ def test_unusable_llm_probes_follow_coach_fallback(coach, root, monkeypatch, fal
 def test_probe_prompt_variables_and_the_answer_cannot_close_its_tag():
     from datetime import UTC, datetime
 
+    from coach.coaching.probes import probe_messages
+    from coach.corpus.prompts import load_prompt
     from coach.models import Attempt, CriterionResult, Grade, Rubric
-    from coach.probes import probe_messages
-    from coach.prompts import load_prompt
 
     assert load_prompt("probe", "v1").variables == {
         "count",

@@ -10,11 +10,9 @@ import pytest
 from history_builders import add_attempt
 from typer.testing import CliRunner
 
-from coach import llm
-from coach.cli import app
-from coach.errors import CoachError
-from coach.models import Note, Question
-from coach.progress import (
+from coach.app import Coach
+from coach.cli.app import app
+from coach.coaching.progress import (
     Stat,
     build_progress,
     question_topics,
@@ -22,7 +20,9 @@ from coach.progress import (
     topic_stats,
     write_png,
 )
-from coach.service import Coach
+from coach.errors import CoachError
+from coach.llm import client as llm
+from coach.models import Note, Question
 
 TODAY = date(2025, 6, 10)
 T0 = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
@@ -190,7 +190,7 @@ def test_png_errors(coach, tmp_path, name, message):
 def test_new_modules_do_not_import_heavy_libraries_at_import_time():
     code = (
         "import sys\n"
-        "import coach.plan, coach.progress, coach.compare, coach.review\n"
+        "import coach.coaching.plan, coach.coaching.progress, coach.coaching.compare, coach.coaching.srs\n"
         "heavy = [m for m in ('matplotlib', 'chromadb', 'langchain_core', 'openai', 'onnxruntime') if m in sys.modules]\n"
         "print('HEAVY', heavy)\n"
     )
@@ -204,7 +204,7 @@ def test_new_modules_do_not_import_heavy_libraries_at_import_time():
 
 
 def test_cli_progress_with_png(home, tmp_path):
-    from coach.history import History
+    from coach.storage.attempts import History
 
     with History(home / "history.sqlite") as history:
         history_of_seven(history)

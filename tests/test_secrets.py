@@ -13,11 +13,11 @@ import respx
 from fakes import RESPX_USING, FakeChatModel, grade_args, tool_reply
 from typer.testing import CliRunner
 
-from coach import llm
-from coach.cli import app
+from coach.app import Coach
+from coach.cli.app import app
 from coach.config import describe, load_settings
-from coach.history import History
-from coach.service import Coach
+from coach.llm import client as llm
+from coach.storage.attempts import History
 
 KEY = "sk-proj-PLANTEDsecretKEY-7c1d9e2f4a6b"
 QID = "r2-position-bias"
@@ -120,7 +120,7 @@ def test_redact_removes_the_key_and_url_credentials(home, monkeypatch):
 
 
 def test_forget_all_removes_attempts_review_state_and_leaves_no_answer_text_on_disk(planted):
-    from coach import review
+    from coach.coaching import srs as review
 
     llm.set_chat_model_factory(None)
     coach = Coach()

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from coach.app import Coach
 from coach.config import load_settings
-from coach.corpus import shipped_bank
+from coach.corpus.bank import shipped_bank
 from coach.errors import CoachError
-from coach.ingest import ingest
-from coach.service import Coach
-from coach.store import NOTES, QUESTIONS, Store
+from coach.search.ingest import ingest
+from coach.search.store import NOTES, QUESTIONS, Store
 
 
 def test_every_question_retrieves_its_own_note_in_top_3(ingested):

@@ -7,10 +7,10 @@ import re
 
 from pydantic import BaseModel, Field, ValidationError
 
+from coach.corpus.prompts import load_prompt
 from coach.errors import CoachError
-from coach.guard import HIDDEN_CHARS, injection_findings, normalize, split_attack
+from coach.grading.injection import HIDDEN_CHARS, injection_findings, normalize, split_attack
 from coach.models import Coverage, CriterionResult, Grade, Rubric, Usage
-from coach.prompts import load_prompt
 
 PROMPT_NAME, PROMPT_VERSION = "grade", "v1"
 CONSISTENCY_MARGIN = 1.5  # points above what the marked coverage supports before the score is capped

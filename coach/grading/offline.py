@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from coach.guard import injection_findings, strip_injection
+from coach.grading.injection import injection_findings, strip_injection
+from coach.grading.rubric import split_sentences
 from coach.models import CriterionResult, Grade, Rubric
-from coach.rubric import split_sentences
 
 PARAMS_FILE = Path(__file__).with_name("offline_params.json")
 

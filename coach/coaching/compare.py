@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from itertools import zip_longest
 
 from coach.errors import CoachError
+from coach.grading.rubric import split_sentences
 from coach.models import Attempt
-from coach.rubric import split_sentences
 
 RANK = {"missed": 0, "partial": 1, "covered": 2}
 

@@ -229,7 +229,7 @@ def strip_injection(sentences: list[str]) -> tuple[list[str], list[str]]:
 
 def split_attack(answer: str) -> tuple[str, list[str]]:
     """(the answer without the sentences addressed to the grader, those sentences)."""
-    from coach.rubric import split_sentences
+    from coach.grading.rubric import split_sentences
 
     kept, removed = strip_injection(split_sentences(answer))
     return " ".join(kept), removed

@@ -1,4 +1,4 @@
-"""Load the question bank (reStructuredText, parsed with docutils) and the reference notes."""
+"""Question banks: the seed's reStructuredText parsed into questions (docutils)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from coach.errors import CoachError
 from coach.models import Kind, Note, Question
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parent.parent  # the coach package
 MAX_BANK_BYTES = 5_000_000
 
 
@@ -307,110 +305,6 @@ def shipped_bank() -> ParsedBank:
     return merged
 
 
-# --- reference notes -----------------------------------------------------------------------
-
-FRONT_MATTER_RE = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)
-HEADING_RE = re.compile(r"^##\s+(.+?)\s*$", re.MULTILINE)
-BULLET_RE = re.compile(r"^\s*(?:[-*]|\d+[.)])\s+(.*)$")
-
-
-def bullets(markdown: str) -> list[str]:
-    """Top-level list items of a markdown section, continuation lines joined."""
-    items: list[str] = []
-    for line in markdown.splitlines():
-        match = BULLET_RE.match(line)
-        if match and not line.startswith((" " * 4, "\t")):
-            items.append(match.group(1).strip())
-        elif items and line.strip() and line.startswith(" "):
-            items[-1] += " " + line.strip()
-    return items
-
-
-def parse_note(text: str, path: str = "<note>") -> Note:
-    """A note is markdown with YAML front matter and `## Section` headings."""
-    match = FRONT_MATTER_RE.match(text)
-    if not match:
-        raise CoachError(f"{path}: missing YAML front matter (--- ... ---)")
-    try:
-        meta = yaml.safe_load(match.group(1)) or {}
-    except yaml.YAMLError as exc:
-        raise CoachError(f"{path}: bad front matter ({str(exc).splitlines()[0]})") from None
-    if not isinstance(meta, dict):
-        raise CoachError(f"{path}: front matter must be a mapping")
-    body = text[match.end() :]
-    sections: dict[str, str] = {}
-    parts = HEADING_RE.split(body)
-    for heading, content in zip(parts[1::2], parts[2::2]):
-        sections[heading.strip()] = content.strip()
-    try:
-        return Note(
-            id=str(meta.get("id", "")),
-            title=str(meta.get("title", "")),
-            topics=[str(t) for t in meta.get("topics") or []],
-            kind=meta.get("kind", "technical"),
-            questions=[str(q) for q in meta.get("questions") or []],
-            sections=sections,
-            key_points=bullets(sections.get("Key points", "")),
-            probes=bullets(sections.get("Follow-up probes", "")),
-            path=path,
-        )
-    except Exception as exc:
-        first = str(exc).splitlines()
-        raise CoachError(f"{path}: invalid front matter ({first[-1].strip() if first else exc})")
-
-
-def load_notes(directory: Path | None = None) -> list[Note]:
-    """All reference notes under corpus/notes/, sorted by id."""
-    directory = directory or corpus_dir() / "notes"
-    notes = [
-        parse_note(p.read_text(encoding="utf-8"), str(p.relative_to(directory.parent)))
-        for p in sorted(directory.glob("*.md"))
-    ]
-    return sorted(notes, key=lambda n: n.id)
-
-
-# --- the whole bank: shipped + imported ----------------------------------------------------
-
-BANK_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,30}$")
-
-
-def banks_dir(home: Path) -> Path:
-    return home / "banks"
-
-
-def imported_banks(home: Path) -> list[ParsedBank]:
-    """Question banks the user added with `coach import`, kept under COACH_HOME/banks/."""
-    banks = []
-    directory = banks_dir(home)
-    if directory.is_dir():
-        for path in sorted(directory.glob("*.rst")):
-            banks.append(_prefixed(load_bank_file(path, bank=path.stem), path.stem))
-    return banks
-
-
-def _prefixed(parsed: ParsedBank, bank: str) -> ParsedBank:
-    # Imported ids carry the bank name so they can never collide with the shipped bank's.
-    for question in parsed.questions:
-        question.id = f"{bank}-{question.id}"
-        if question.follows:
-            question.follows = f"{bank}-{question.follows}"
-    return parsed
-
-
-def all_questions(home: Path) -> list[Question]:
-    questions = list(shipped_bank().questions)
-    for bank in imported_banks(home):
-        questions.extend(bank.questions)
-    return questions
-
-
-def all_tips(home: Path) -> list[Note]:
-    tips = list(shipped_bank().tips)
-    for bank in imported_banks(home):
-        tips.extend(bank.tips)
-    return tips
-
-
 def find_question(questions: list[Question], question_id: str) -> Question:
     """The question with this id, or an error that suggests the nearest ids."""
     import difflib
@@ -424,19 +318,3 @@ def find_question(questions: list[Question], question_id: str) -> Question:
         close = [i for i in ids if question_id.lower() in i][:3]
     hint = f"; did you mean {', '.join(close)}?" if close else "; list ids with `coach questions`"
     raise CoachError(f"unknown question id {question_id!r}{hint}")
-
-
-def import_bank(home: Path, source: Path, name: str | None = None) -> tuple[str, ParsedBank]:
-    """Validate a bank file and copy it under COACH_HOME/banks/ (the shipped bank is untouched)."""
-    name = (name or source.stem).lower()
-    name = re.sub(r"[^a-z0-9-]+", "-", name).strip("-")
-    if not BANK_NAME_RE.match(name) or name == "seed":
-        raise CoachError(f"bank name {name!r}: use 2-31 lowercase letters, digits or dashes (not 'seed')")
-    parsed = _prefixed(load_bank_file(source, bank=name), name)
-    target = banks_dir(home) / f"{name}.rst"
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(source.read_bytes())
-    except OSError as exc:
-        raise CoachError(f"cannot write {target} ({exc.strerror})") from None
-    return name, parsed

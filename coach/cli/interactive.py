@@ -10,7 +10,7 @@ import tempfile
 
 from rich.markup import escape
 
-from coach import render
+from coach.cli import render
 from coach.errors import CoachError
 
 SENTINEL = "."
@@ -123,7 +123,7 @@ def probe_heading(probe, number: int, total: int) -> str:
 def run_probes(coach, attempt_id: int, grader, limit: int = 3, editor: bool = False) -> int:
     """Ask up to `limit` follow-up probes on an attempt's thread, grading each answer; returns how many
     were answered. ':skip' skips a probe, ':quit' (or the end of input) stops."""
-    from coach.probes import answer_probe, mark_asked, next_probes, skip_probe
+    from coach.coaching.probes import answer_probe, mark_asked, next_probes, skip_probe
 
     with render.status("Choosing follow-up questions..."):
         probe_set = next_probes(coach, attempt_id, limit, grader)
@@ -165,7 +165,7 @@ class TerminalRoundUI:
         self.editor = editor
 
     def show_turn(self, turn) -> None:
-        from coach.report import clock
+        from coach.export.scorecard import clock
 
         left = f"{clock(turn.seconds_left)} left" if turn.seconds_left >= 0 else f"{clock(turn.seconds_left)} over"
         timing = f"[dim]{clock(turn.seconds_allowed)} for this question and its follow-ups; {left}.[/]"
@@ -190,8 +190,8 @@ class TerminalRoundUI:
 
 def run_mock(coach, round_, minutes, questions, resume, grader, export, editor=False) -> None:
     """`coach mock`: start (or resume) a round, run it, then show and optionally export the scorecard."""
-    from coach import mock
-    from coach.report import report_format, write_report
+    from coach.coaching import mock
+    from coach.export.scorecard import report_format, write_report
 
     if export is not None:
         report_format(export)

@@ -6,9 +6,17 @@ import shutil
 from collections.abc import Callable
 
 from coach.config import Settings
-from coach.corpus import all_questions, all_tips, load_notes
+from coach.corpus.library import all_questions, all_tips
+from coach.corpus.notes import load_notes
 from coach.errors import CoachError
-from coach.store import NOTES, QUESTIONS, IngestReport, Store, note_chunks, question_documents
+from coach.search.store import (
+    NOTES,
+    QUESTIONS,
+    IngestReport,
+    Store,
+    note_chunks,
+    question_documents,
+)
 
 
 def ingest(

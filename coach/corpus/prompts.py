@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from coach.corpus import data_root
+from coach.corpus.bank import data_root
 from coach.errors import CoachError
 
 VARIABLE_RE = re.compile(r"{{(\w+)}}")

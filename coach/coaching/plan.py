@@ -27,10 +27,8 @@ from pathlib import Path
 
 from fsrs import Card, Rating
 
-from coach import review
-from coach.errors import CoachError
-from coach.models import Note, Question
-from coach.progress import (
+from coach.coaching import srs as review
+from coach.coaching.progress import (
     ROUND_ORDER,
     Stat,
     graded_attempts,
@@ -39,6 +37,8 @@ from coach.progress import (
     round_stats,
     topic_stats,
 )
+from coach.errors import CoachError
+from coach.models import Note, Question
 
 # Time estimates, in minutes.
 QUESTION_MINUTES = 12  # one attempt, including reading the feedback
@@ -502,8 +502,8 @@ def plan_summary(plan: StudyPlan, max_days: int = 14) -> str:
 
 def write_narrative(settings, plan: StudyPlan) -> tuple[str, str]:
     """(summary, "") from one LLM call, or ("", reason) when the call fails; the plan stands either way."""
-    from coach.llm import chat_model
-    from coach.prompts import load_prompt
+    from coach.corpus.prompts import load_prompt
+    from coach.llm.client import chat_model
 
     prompt = load_prompt("plan", "v1")
     system, user = prompt.render(
@@ -524,7 +524,7 @@ def write_narrative(settings, plan: StudyPlan) -> tuple[str, str]:
     except CoachError as exc:
         return "", str(exc)
     except Exception as exc:  # noqa: BLE001 - any failure only costs the summary; the plan stands
-        from coach.llm import describe_failure
+        from coach.llm.client import describe_failure
 
         return "", describe_failure(exc, settings)
     content = reply.content if isinstance(reply.content, str) else ""

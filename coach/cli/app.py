@@ -42,7 +42,7 @@ def _guard(func):
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        from coach import render
+        from coach.cli import render
 
         try:
             return func(*args, **kwargs)
@@ -64,8 +64,8 @@ def command(target=app, name: str | None = None):
 
 
 def _coach(fallback: str | None = None):
+    from coach.app import Coach
     from coach.config import load_settings
-    from coach.service import Coach
 
     overrides = {"coach_fallback": _check_fallback(fallback)} if fallback else {}
     return Coach(load_settings(**overrides))
@@ -89,7 +89,7 @@ def _check_grader(grader: str | None) -> str | None:
 @command()
 def config():
     """Show the effective settings (secrets masked) and where each came from."""
-    from coach import render
+    from coach.cli import render
     from coach.config import describe, load_settings
 
     render.config_table(describe(load_settings()))
@@ -100,8 +100,8 @@ def doctor(
     json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
 ):
     """Check the LLM endpoint: reachable, model listed, and which structured-output method works."""
-    from coach import render
-    from coach.doctor import run_doctor
+    from coach.cli import render
+    from coach.llm.doctor import run_doctor
 
     report = run_doctor()
     if json_out:
@@ -117,9 +117,9 @@ def ingest(
     rebuild: Annotated[bool, typer.Option(help="Delete the embedded store and rebuild it")] = False,
 ):
     """Load questions and notes into the vector store (only new or changed ones are embedded)."""
-    from coach import render
+    from coach.cli import render
     from coach.config import load_settings
-    from coach.ingest import ingest as run_ingest
+    from coach.search.ingest import ingest as run_ingest
 
     settings = load_settings()
     with render.progress_bar("embedding") as progress:
@@ -133,10 +133,10 @@ def import_bank(
     name: Annotated[str | None, typer.Option(help="Bank name (default: the file name)")] = None,
 ):
     """Add your own question bank (kept beside the shipped one, which is not touched)."""
-    from coach import render
+    from coach.cli import render
     from coach.config import load_settings
-    from coach.corpus import import_bank as run_import
-    from coach.ingest import ingest as run_ingest
+    from coach.corpus.library import import_bank as run_import
+    from coach.search.ingest import ingest as run_ingest
 
     settings = load_settings()
     bank, parsed = run_import(settings.coach_home, file, name)
@@ -156,8 +156,8 @@ def questions(
     """List questions, with filters."""
     if ctx.invoked_subcommand:
         return
-    from coach import render
-    from coach.service import filter_questions
+    from coach.app import filter_questions
+    from coach.cli import render
 
     coach = _coach()
     render.questions_table(filter_questions(coach.questions, round_, kind, source, topic, coach.notes))
@@ -169,7 +169,7 @@ def questions_search(
     n: Annotated[int, typer.Option("-n", min=1, max=50, help="How many")] = 5,
 ):
     """The questions nearest in meaning to TEXT, with similarity scores."""
-    from coach import render
+    from coach.cli import render
 
     render.search_results(_coach().search(text, n))
 
@@ -177,8 +177,8 @@ def questions_search(
 @command(corpus_app, name="check")
 def corpus_check():
     """Validate notes: front matter, sections, question ids, coverage, key-point sentences."""
-    from coach import render
-    from coach.corpus_check import check_corpus
+    from coach.cli import render
+    from coach.corpus.lint import check_corpus
 
     report = check_corpus(_coach().questions)
     render.corpus_report(report)
@@ -189,7 +189,7 @@ def corpus_check():
 @command()
 def rubric(question_id: Annotated[str, typer.Argument(help="A question id, e.g. r2-position-bias")]):
     """Show the rubric a question is graded against."""
-    from coach import render
+    from coach.cli import render
 
     coach = _coach()
     render.question_panel(coach.question(question_id))
@@ -208,8 +208,8 @@ def grade(
     json_out: Annotated[bool, typer.Option("--json", help="Print the grade as JSON")] = False,
 ):
     """Grade an answer without interaction (the answer is saved to history first)."""
-    from coach import render
-    from coach.service import read_answer_file
+    from coach.app import read_answer_file
+    from coach.cli import render
 
     coach = _coach(fallback)
     outcome = coach.answer(question_id, read_answer_file(answer_file), _check_grader(grader))
@@ -233,7 +233,7 @@ def practice(
     editor: Annotated[bool, typer.Option(help="Write the answer in $EDITOR")] = False,
 ):
     """Answer questions one at a time and get graded feedback."""
-    from coach.practice import run_practice
+    from coach.cli.interactive import run_practice
 
     run_practice(_coach(fallback), round_, kind, topic, question_id, _check_grader(grader), editor)
 
@@ -246,7 +246,7 @@ def regrade(
     fallback: FallbackOpt = None,
 ):
     """Grade saved attempts again (pending ones, or one by id)."""
-    from coach import render
+    from coach.cli import render
 
     coach = _coach(fallback)
     if pending:
@@ -278,7 +278,7 @@ def history(
     ] = None,
 ):
     """List your attempts, or export them."""
-    from coach import render
+    from coach.cli import render
 
     coach = _coach()
     if export:
@@ -291,8 +291,8 @@ def history(
 @command()
 def show(attempt_id: Annotated[int, typer.Argument(help="An attempt id (any answer of a thread)")]):
     """Show one attempt with its whole thread: the follow-up probes, their answers and grades."""
-    from coach import render
-    from coach.probes import thread
+    from coach.cli import render
+    from coach.coaching.probes import thread
 
     coach = _coach()
     entries = thread(coach, attempt_id)
@@ -307,7 +307,7 @@ def probe(
     editor: Annotated[bool, typer.Option(help="Write the answers in $EDITOR")] = False,
 ):
     """Ask follow-up questions on an answer, as an interviewer would, and grade your answers."""
-    from coach.practice import run_probes
+    from coach.cli.interactive import run_probes
 
     run_probes(_coach(), attempt_id, _check_grader(grader), count, editor)
 
@@ -323,7 +323,7 @@ def mock(
     editor: Annotated[bool, typer.Option(help="Write the answers in $EDITOR")] = False,
 ):
     """Run a timed mock round: questions with follow-up probes, then a scorecard against the round's bar."""
-    from coach.practice import run_mock
+    from coach.cli.interactive import run_mock
 
     run_mock(_coach(), round_, minutes, questions, resume, _check_grader(grader), export, editor)
 
@@ -335,13 +335,13 @@ def forget(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask")] = False,
 ):
     """Delete one attempt, or everything the coach remembers about you."""
-    from coach import render
+    from coach.cli import render
 
     coach = _coach()
     if all_:
         if not yes and not typer.confirm("Delete every attempt, review card and mock round?"):
             raise CoachError("nothing deleted")
-        from coach.review import clear_reviews
+        from coach.coaching.srs import clear_reviews
 
         deleted = coach.history.delete_all()
         clear_reviews(coach.history.db)
@@ -368,8 +368,8 @@ def plan(
     ] = None,
 ):
     """A day-by-day study plan until the interview: FSRS re-attempts, new questions, notes, a mock round."""
-    from coach import render
-    from coach.plan import build_plan, check_export, export_plan, parse_date
+    from coach.cli import render
+    from coach.coaching.plan import build_plan, check_export, export_plan, parse_date
 
     paths = check_export(export)
     coach = _coach()
@@ -388,8 +388,8 @@ def progress(
     ] = None,
 ):
     """Scores per topic and per round, recent trend, what is due today, and score over time."""
-    from coach import render
-    from coach.progress import build_progress, write_png
+    from coach.cli import render
+    from coach.coaching.progress import build_progress, write_png
 
     report = build_progress(_coach())
     render.progress_report(report)
@@ -404,8 +404,8 @@ def compare(
     second: Annotated[int, typer.Argument(help="Attempt B, at the same question")],
 ):
     """Compare two attempts at the same question: rubric points that flipped, score change, changed sentences."""
-    from coach import render
-    from coach.compare import compare_attempts
+    from coach.cli import render
+    from coach.coaching.compare import compare_attempts
 
     render.comparison(compare_attempts(_coach().history, first, second))
 
@@ -419,8 +419,8 @@ def evaluate(
     split: Annotated[str | None, typer.Option(help="Only rows whose `split` column equals this")] = None,
 ):
     """How far can you trust the grades? Agreement with human scores on a CSV."""
-    from coach import render
-    from coach.evaluate import evaluate_file
+    from coach.cli import render
+    from coach.coaching.evaluate import evaluate_file
 
     coach = _coach()
     with render.progress_bar("grading") as progress:

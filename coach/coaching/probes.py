@@ -191,7 +191,7 @@ def probe_for_attempt(db, attempt_id: int) -> Probe | None:
 
 
 def _write(db, sql: str, params: tuple):
-    from coach.history import write
+    from coach.storage.attempts import write
 
     return write(db, sql, params, "the probes table")
 
@@ -348,7 +348,7 @@ class Claim:
 
 def claims(answer: str, kind: str) -> list[Claim]:
     """The candidate's boldest specific claims, boldest first: decisions, named techniques, numbers."""
-    from coach.rubric import split_sentences
+    from coach.grading.rubric import split_sentences
 
     found: list[tuple[float, int, Claim]] = []
     for index, sentence in enumerate(split_sentences(answer)):
@@ -571,8 +571,8 @@ def probe_messages(
     asked: list[str],
     limit: int,
 ) -> list[tuple[str, str]]:
+    from coach.corpus.prompts import load_prompt
     from coach.grading.llm import format_rubric
-    from coach.prompts import load_prompt
 
     assert root.grade is not None
     safe = re.sub(r"</?\s*answer\s*>", "[tag removed]", root.answer, flags=re.IGNORECASE)
@@ -699,7 +699,7 @@ def next_probes(
     fresh: list[Probe] = []
     if name == "llm":
         try:
-            from coach.llm import chat_model
+            from coach.llm.client import chat_model
 
             fresh = llm_probes(
                 chat_model(coach.settings),
@@ -719,7 +719,7 @@ def next_probes(
                 raise CoachError(f"could not write follow-up probes: {message}") from None
             notice = f"LLM probes failed ({message}); chose them offline instead"
     if source == "offline":
-        from coach.embeddings import offline_embedder
+        from coach.search.embeddings import offline_embedder
 
         quoted = {squash(p.quote) for p in existing if p.quote}
         fresh = offline_probes(
@@ -730,14 +730,14 @@ def next_probes(
 
 
 def _describe(exc: Exception, settings) -> str:
-    from coach.llm import describe_failure
+    from coach.llm.client import describe_failure
 
     return describe_failure(exc, settings)
 
 
 def grade_saved(coach, attempt_id: int, rubric: Rubric, answer: str, grader: str | None):
     """Grade a saved answer against `rubric` and record it; a failed grade leaves it pending."""
-    from coach.service import GradeOutcome, truncate_words
+    from coach.app import GradeOutcome, truncate_words
 
     _, truncated = truncate_words(answer)
     try:
@@ -774,7 +774,7 @@ def sub_rubric(coach, probe: Probe) -> Rubric:
 
 def answer_probe(coach, probe: Probe, answer: str, grader: str | None = None):
     """Save the probe's answer in the thread (parent = root attempt), then grade it on its sub-rubric."""
-    from coach.service import check_answer
+    from coach.app import check_answer
 
     answer = check_answer(answer)
     if probe.id is None:

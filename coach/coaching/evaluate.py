@@ -180,7 +180,7 @@ def agreement(predicted, human) -> dict:
 
 def grade_rows(coach, rows: list[Row], grader: str, progress: Callable[[str, int, int], None] | None = None):
     """Coach scores for each row (None where a row could not be graded)."""
-    from coach.rubric import from_reference
+    from coach.grading.rubric import from_reference
 
     kinds = {q.id: q.kind for q in coach.questions}
     rubrics = [
@@ -191,8 +191,8 @@ def grade_rows(coach, rows: list[Row], grader: str, progress: Callable[[str, int
     todo = [i for i, r in enumerate(rows) if r.answer.strip()]
     done = len(rows) - len(todo)
     if grader == "offline":
-        from coach.embeddings import offline_embedder
         from coach.grading.offline import OfflineGrader
+        from coach.search.embeddings import offline_embedder
 
         offline = OfflineGrader(offline_embedder())
         for start in range(0, len(todo), CHUNK):

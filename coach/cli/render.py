@@ -479,7 +479,7 @@ def thread(entries, question=None) -> None:
 
 
 def mock_intro(session, info) -> None:
-    from coach.report import clock
+    from coach.export.scorecard import clock
 
     count = len(session.items)
     lines = [
@@ -494,7 +494,7 @@ def mock_intro(session, info) -> None:
 
 
 def mock_result(outcome, seconds_used: float, seconds_left: float) -> None:
-    from coach.report import clock
+    from coach.export.scorecard import clock
 
     left = (
         f"{clock(seconds_left)} left for this question"
@@ -507,7 +507,7 @@ def mock_result(outcome, seconds_used: float, seconds_left: float) -> None:
 
 
 def scorecard(card) -> None:
-    from coach.report import clock, mean_text, score_text
+    from coach.export.scorecard import clock, mean_text, score_text
 
     colour = {"Hire": "green", "Lean hire": "green", "Lean no hire": "yellow"}.get(card.verdict, "red")
     mean = mean_text(card.mean)

@@ -69,7 +69,7 @@ class DoctorReport:
 
 
 def cache_key(settings: Settings) -> str:
-    from coach.llm import endpoint
+    from coach.llm.client import endpoint
 
     return f"{endpoint(settings).rstrip('/')}|{settings.coach_model}"
 
@@ -95,7 +95,7 @@ def cached_method(settings: Settings) -> str | None:
 
 def remember_method(settings: Settings, method: str | None) -> Path:
     """Store (or, for None, forget) the method for this endpoint and model; returns the file."""
-    from coach.llm import endpoint
+    from coach.llm.client import endpoint
 
     if method is not None and method not in METHODS:
         raise ValueError(f"unknown structured-output method {method!r}")
@@ -126,7 +126,7 @@ def remember_method(settings: Settings, method: str | None) -> Path:
 def _list_models(settings: Settings) -> list[str]:
     import openai
 
-    from coach.llm import endpoint
+    from coach.llm.client import endpoint
 
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "not-needed"
     client = openai.OpenAI(
@@ -242,7 +242,7 @@ def run_doctor(settings: Settings | None = None, remember: bool = True) -> Docto
     """Check the configured endpoint; cache the structured-output method found (or forget a stale one)."""
     import openai
 
-    from coach.llm import chat_model, describe_failure, endpoint
+    from coach.llm.client import chat_model, describe_failure, endpoint
 
     settings = settings or load_settings()
     model = chat_model(settings)  # raises CoachError when no LLM is configured

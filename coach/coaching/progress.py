@@ -142,7 +142,7 @@ def round_stats(attempts: list[Attempt], questions: dict[str, Question]) -> list
 
 def build_progress(coach, today: date | None = None) -> Progress:
     """Everything `coach progress` shows, from the history and the FSRS review state."""
-    from coach import review
+    from coach.coaching import srs as review
 
     today = today or date.today()
     by_id = {q.id: q for q in coach.questions}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from coach.corpus import bullets
+from coach.corpus.notes import bullets
 from coach.models import Criterion, Kind, Note, Question, Rubric
 
 MAX_CONTENT_CRITERIA = 10

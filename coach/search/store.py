@@ -8,9 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from coach.config import Settings, redact_url
-from coach.embeddings import Embedder, embedder_for
 from coach.errors import CoachError
 from coach.models import Note, Question
+from coach.search.embeddings import Embedder, embedder_for
 
 QUESTIONS = "questions"
 NOTES = "notes"
@@ -285,7 +285,7 @@ def _connect(settings: Settings):
 
 def _store_error(settings: Settings, exc: Exception) -> CoachError:
     where = redact_url(settings.coach_chroma_url) if settings.coach_chroma_url else str(settings.chroma_path)
-    from coach.llm import redact
+    from coach.llm.client import redact
 
     detail = redact(str(exc).splitlines()[0][:160], settings) if str(exc).strip() else type(exc).__name__
     return CoachError(

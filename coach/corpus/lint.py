@@ -6,7 +6,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from coach.corpus import corpus_dir, parse_note
+from coach.corpus.bank import corpus_dir
+from coach.corpus.notes import parse_note
 from coach.errors import CoachError
 from coach.models import Question
 

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from coach.config import Settings, load_settings
-from coach.corpus import all_questions, find_question, load_notes
+from coach.corpus.bank import find_question
+from coach.corpus.library import all_questions
+from coach.corpus.notes import load_notes
 from coach.errors import CoachError
 from coach.models import Attempt, Grade, Note, Question, Rubric
 
@@ -91,13 +93,13 @@ class Coach:
 
     @cached_property
     def store(self):
-        from coach.store import Store
+        from coach.search.store import Store
 
         return Store(self.settings)
 
     @cached_property
     def history(self):
-        from coach.history import History
+        from coach.storage.attempts import History
 
         return History(self.settings.history_path)
 
@@ -106,15 +108,15 @@ class Coach:
 
     # --- store ---------------------------------------------------------------------------------
     def ensure_ingested(self) -> None:
-        from coach.store import NOTES
+        from coach.search.store import NOTES
 
         if self.store.count(NOTES) == 0:
-            from coach.ingest import ingest
+            from coach.search.ingest import ingest
 
             ingest(self.settings, self.store)
 
     def search(self, text: str, n: int = 5) -> list[tuple[Question, float]]:
-        from coach.store import QUESTIONS
+        from coach.search.store import QUESTIONS
 
         self.ensure_ingested()
         by_id = {q.id: q for q in self.questions}
@@ -126,7 +128,7 @@ class Coach:
 
     # --- rubric and grading --------------------------------------------------------------------
     def rubric(self, question_id: str) -> Rubric:
-        from coach.rubric import build_rubric
+        from coach.grading.rubric import build_rubric
 
         question = self.question(question_id)
         self.ensure_ingested()
@@ -153,14 +155,14 @@ class Coach:
         name = self.grader_name(grader)
         if name == "llm":
             from coach.grading.llm import LLMGrader
-            from coach.llm import chat_model
+            from coach.llm.client import chat_model
 
             graded = LLMGrader(
                 chat_model(self.settings), self.settings.coach_model, verifier=self.offline_coverage
             ).grade(rubric, text, self.notes_excerpt(rubric))
         else:
-            from coach.embeddings import offline_embedder
             from coach.grading.offline import OfflineGrader
+            from coach.search.embeddings import offline_embedder
 
             graded = OfflineGrader(offline_embedder()).grade(rubric, text)
         if truncated:
@@ -169,8 +171,8 @@ class Coach:
 
     def offline_coverage(self, rubric: Rubric, text: str) -> dict[str, str]:
         """Each criterion's status by the offline grader: the LLM grader's independent check."""
-        from coach.embeddings import offline_embedder
         from coach.grading.offline import OfflineGrader
+        from coach.search.embeddings import offline_embedder
 
         key = (rubric.question_id, rubric.kind, tuple((c.id, c.text, c.weight) for c in rubric.criteria), text)
         cache = self.__dict__.setdefault("_coverage_cache", {})
@@ -194,7 +196,7 @@ class Coach:
         """Grade a saved attempt. Whatever goes wrong, the attempt stays pending with the reason."""
         _, truncated = truncate_words(answer)
         try:
-            from coach.probes import probe_rubric
+            from coach.coaching.probes import probe_rubric
 
             # A probe's answer is graded on the points its probe targets, not the whole rubric.
             rubric = probe_rubric(self, attempt_id) or self.rubric(question_id)
@@ -216,7 +218,7 @@ class Coach:
             message = str(exc)
         except Exception as exc:
             if llm:
-                from coach.llm import describe_failure
+                from coach.llm.client import describe_failure
 
                 message = describe_failure(exc, self.settings)
             else:  # a bug, not the user's fault: keep the answer pending and say what broke
@@ -236,7 +238,7 @@ class Coach:
         return GradeOutcome(attempt_id, None, message, truncated)
 
     def _redact(self, text: str) -> str:
-        from coach.llm import redact
+        from coach.llm.client import redact
 
         return redact(" ".join(text.split()), self.settings)
 

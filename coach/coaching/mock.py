@@ -131,7 +131,7 @@ def _now() -> str:
 
 
 def _write(db, sql: str, params: tuple):
-    from coach.history import write
+    from coach.storage.attempts import write
 
     return write(db, sql, params, "the mock round tables")
 
@@ -326,7 +326,7 @@ class Turn:
     question: Question
     seconds_allowed: float
     seconds_left: float
-    probe: object | None = None  # a coach.probes.Probe for kind "probe"
+    probe: object | None = None  # a coach.coaching.probes.Probe for kind "probe"
     probe_number: int = 0
     probe_total: int = 0
 
@@ -401,7 +401,7 @@ def run_round(
             elif item.attempt_id is not None:
                 attempt = coach.history.get(item.attempt_id)
                 if attempt.status == "pending":  # interrupted while grading: grade it now
-                    from coach.probes import grade_saved
+                    from coach.coaching.probes import grade_saved
 
                     grade_saved(
                         coach, attempt.id, coach.rubric(question.id), attempt.answer, grader
@@ -442,8 +442,8 @@ def _read(item, turn, ui, timer) -> tuple[str, float]:
 
 
 def _ask_question(coach, session, item, question, ui, timer, grader) -> None:
-    from coach.probes import grade_saved
-    from coach.service import check_answer
+    from coach.app import check_answer
+    from coach.coaching.probes import grade_saved
 
     db = coach.history.db
     while True:
@@ -475,8 +475,8 @@ def _ask_question(coach, session, item, question, ui, timer, grader) -> None:
 
 
 def _probe(coach, session, item, question, ui, timer, grader) -> None:
-    from coach.probes import answer_probe, load_probes, mark_asked, next_probes, skip_probe
-    from coach.service import check_answer
+    from coach.app import check_answer
+    from coach.coaching.probes import answer_probe, load_probes, mark_asked, next_probes, skip_probe
 
     db = coach.history.db
     if item.attempt_id is None or coach.history.get(item.attempt_id).grade is None:
@@ -590,7 +590,7 @@ def verdict_for(mean: float | None, lowest: float | None, bar: Bar) -> str:
 
 
 def _area_name(criterion_id: str, notes: dict) -> str:
-    from coach.rubric import DIMENSIONS
+    from coach.grading.rubric import DIMENSIONS
 
     if criterion_id.startswith("dim-"):
         key = criterion_id.removeprefix("dim-")
@@ -605,9 +605,9 @@ def _area_name(criterion_id: str, notes: dict) -> str:
 
 def scorecard(coach, session_id: int) -> Scorecard:
     """The round's scorecard, computed only from what history stores (grades, probes, times)."""
+    from coach.coaching.probes import CREDIT, covered_by, load_probes
+    from coach.export.scorecard import mean_text
     from coach.grading.offline import DIMENSION_ADVICE
-    from coach.probes import CREDIT, covered_by, load_probes
-    from coach.report import mean_text
 
     db = coach.history.db
     session = load_session(db, session_id)
