@@ -13,7 +13,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from coach.cli.app import app
-from coach.storage.attempts import History
+from coach.storage import Storage
 
 QID = "r2-position-bias"
 ANSWER = (
@@ -59,7 +59,9 @@ Coach().answer("r2-position-bias", sys.argv[2], grader="llm")
 
 def env_for(home: Path, store: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "COACH_"))}
-    env.update(COACH_HOME=str(home), COACH_CHROMA_PATH=str(store), COACH_ENV_FILE=str(home / "none.env"))
+    env.update(
+        COACH_HOME=str(home), COACH_CHROMA_PATH=str(store), COACH_ENV_FILE=str(home / "none.env")
+    )
     return env
 
 
@@ -74,11 +76,18 @@ def wait_for(paths: list[Path], procs: list[subprocess.Popen], seconds: float = 
 
 
 def test_history_uses_wal_with_a_busy_timeout(home):
-    with History(home / "history.sqlite") as h:
-        assert h.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert h.db.execute("PRAGMA busy_timeout").fetchone()[0] == 30000
-        assert h.db.execute("PRAGMA secure_delete").fetchone()[0] == 1
-    assert (home / "history.sqlite").stat().st_mode & 0o777 == 0o600
+    with Storage.open(home / "history.sqlite") as storage:
+        storage.attempts.add(QID, ANSWER)  # a write, so the write-ahead log exists
+        pragma = storage.database.connection.execute
+        settings = [
+            pragma(f"PRAGMA {name}").fetchone()[0]
+            for name in ("journal_mode", "busy_timeout", "secure_delete", "foreign_keys")
+        ]
+        assert settings == ["wal", 30000, 1, 1]
+        files = sorted(p.name for p in home.glob("history.sqlite*"))
+        modes = {p.name: p.stat().st_mode & 0o777 for p in home.glob("history.sqlite*")}
+    assert files == ["history.sqlite", "history.sqlite-shm", "history.sqlite-wal"]
+    assert modes == dict.fromkeys(files, 0o600)  # the log holds answer text too
 
 
 def test_two_processes_grading_at_once_lose_nothing(ingested, store_dir, tmp_path):
@@ -104,18 +113,24 @@ def test_two_processes_grading_at_once_lose_nothing(ingested, store_dir, tmp_pat
     assert [proc.returncode for proc in procs] == [0, 0], results
     assert [out.strip() for out, _ in results] == ["wrote 50", "wrote 50"]
 
-    with History(ingested / "history.sqlite") as h:
-        attempts = h.list()
-        assert h.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    with Storage.open(ingested / "history.sqlite") as storage:
+        attempts = storage.attempts.list()
+        assert storage.database.connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert len(attempts) == 100
     assert sorted(a.id for a in attempts) == list(range(1, 101))
     assert {a.status for a in attempts} == {"graded"}
     assert all(a.grade is not None and a.grade.grader == "offline" for a in attempts)
-    expected = {f"{tag} answer {i}: position bias means clicks follow the slot." for tag in ("p0", "p1") for i in range(50)}
+    expected = {
+        f"{tag} answer {i}: position bias means clicks follow the slot."
+        for tag in ("p0", "p1")
+        for i in range(50)
+    }
     assert {a.answer for a in attempts} == expected
 
 
-def test_sigkill_mid_grade_leaves_the_answer_pending_and_regrade_finishes_it(ingested, store_dir, tmp_path):
+def test_sigkill_mid_grade_leaves_the_answer_pending_and_regrade_finishes_it(
+    ingested, store_dir, tmp_path
+):
     marker = tmp_path / "grading"
     proc = subprocess.Popen(
         [sys.executable, "-c", STALLED, str(marker), ANSWER],
@@ -132,15 +147,22 @@ def test_sigkill_mid_grade_leaves_the_answer_pending_and_regrade_finishes_it(ing
             proc.kill()
     assert proc.returncode == -signal.SIGKILL
 
-    with History(ingested / "history.sqlite") as h:
-        [attempt] = h.list()
-        assert h.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    assert (attempt.id, attempt.status, attempt.answer, attempt.grade) == (1, "pending", ANSWER, None)
+    with Storage.open(ingested / "history.sqlite") as storage:
+        [attempt] = storage.attempts.list()
+        assert storage.database.connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert (attempt.id, attempt.status, attempt.answer, attempt.grade) == (
+        1,
+        "pending",
+        ANSWER,
+        None,
+    )
 
     result = CliRunner().invoke(app, ["regrade", "--pending", "--grader", "offline"])
 
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("attempt 1: ") and result.stdout.rstrip().endswith("/10 (offline)")
-    with History(ingested / "history.sqlite") as h:
-        [attempt] = h.list()
+    assert result.stdout.startswith("attempt 1: ") and result.stdout.rstrip().endswith(
+        "/10 (offline)"
+    )
+    with Storage.open(ingested / "history.sqlite") as storage:
+        [attempt] = storage.attempts.list()
     assert (attempt.status, attempt.grader, attempt.answer) == ("graded", "offline", ANSWER)

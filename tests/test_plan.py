@@ -12,6 +12,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import fsrs
 import icalendar
+import httpx
+import openai
 import pytest
 from fakes import FakeChatModel, text_reply
 from history_builders import add_attempt as synthetic_add
@@ -34,6 +36,7 @@ from coach.corpus.prompts import load_prompt
 from coach.errors import CoachError
 from coach.llm import client as llm
 from coach.models import Grade
+from coach.storage import Storage, StorageError
 
 TODAY = date(2025, 6, 10)
 INTERVIEW = date(2025, 6, 20)
@@ -50,11 +53,25 @@ def coach(home):
     c = Coach()
     yield c
     llm.set_chat_model_factory(None)
-    c.history.close()
+    c.close()
+
+
+@pytest.fixture
+def storage(coach):
+    """The repositories on the coach's history database."""
+    return coach.storage
 
 
 def add_attempt(history, question_id, score, when, statuses=None, parent_id=None):
-    return synthetic_add(history, question_id, score, when, statuses, parent_id, answer="An answer. With two sentences.")
+    return synthetic_add(
+        history,
+        question_id,
+        score,
+        when,
+        statuses,
+        parent_id,
+        answer="An answer. With two sentences.",
+    )
 
 
 def direct_fsrs(reviews):
@@ -66,17 +83,17 @@ def direct_fsrs(reviews):
     return card
 
 
-def snapshot(db):
+def snapshot(storage):
     return {
         c.key: (c.card.to_dict(), c.reviews, int(c.last_rating), c.question_id)
-        for c in review.load_cards(db, synced=False)
+        for c in review.load_cards(storage, synced=False)
     }
 
 
-def fresh_snapshot(db):
-    review.clear_reviews(db)
-    review.sync(db)
-    return snapshot(db)
+def fresh_snapshot(storage):
+    review.clear_reviews(storage)
+    review.sync(storage)
+    return snapshot(storage)
 
 
 # --- ratings and the scheduler -------------------------------------------------------------------
@@ -104,7 +121,8 @@ def test_score_to_rating(score, rating):
 
 
 @pytest.mark.parametrize(
-    "status, rating", [("missed", Again), ("partial", Hard), ("covered", Good)]
+    "status, rating",
+    [("missed", Again), ("contradicted", Again), ("partial", Hard), ("covered", Good)],
 )
 def test_status_to_rating(status, rating):
     assert review.rating_for_status(status) == rating
@@ -154,11 +172,11 @@ def synthetic_history(history):
     return t
 
 
-def test_due_dates_follow_fsrs(coach):
+def test_due_dates_follow_fsrs(coach, storage):
     t = synthetic_history(coach.history)
-    report = review.sync(coach.history.db)
+    report = review.sync(storage)
     assert (report.applied, report.rebuilt) == (5, False)
-    cards = {c.key: c for c in review.load_cards(coach.history.db)}
+    cards = {c.key: c for c in review.load_cards(storage)}
     expected = {
         f"q:{PB}": [(Again, t[0]), (Hard, t[1]), (Good, t[2]), (Easy, t[3])],
         "c:position-bias/1": [(Again, t[0]), (Hard, t[1]), (Good, t[2]), (Good, t[3])],
@@ -180,74 +198,87 @@ def test_due_dates_follow_fsrs(coach):
     assert cards["c:position-bias/2"].text == "point position-bias/2"
 
 
-def test_sync_applies_grades_recorded_elsewhere_incrementally(coach):
-    db = coach.history.db
+def test_sync_applies_grades_recorded_elsewhere_incrementally(coach, storage):
     synthetic_history(coach.history)
-    review.sync(db)
-    assert review.sync(db) == review.SyncReport(0, False)
-    # Another process grades an answer and never calls record_review:
+    review.sync(storage)
+    assert review.sync(storage) == review.SyncReport(0, False)
+    # Another process grades an answer; the next reader brings the cards up to date:
     add_attempt(coach.history, MENTOR, 3.0, T0 + timedelta(days=20), {"mentoring/1": "missed"})
-    assert review.record_review(db) == review.SyncReport(1, False)
-    assert snapshot(db)[f"q:{MENTOR}"][1] == 2
-    assert snapshot(db) == fresh_snapshot(db)
+    assert review.sync(storage) == review.SyncReport(1, False)
+    assert snapshot(storage)[f"q:{MENTOR}"][1] == 2
+    assert snapshot(storage) == fresh_snapshot(storage)
 
 
 @pytest.mark.parametrize("change", ["regrade", "delete", "earlier"])
-def test_sync_rebuilds_when_history_changed_underneath(coach, change):
-    db = coach.history.db
+def test_sync_rebuilds_when_history_changed_underneath(coach, storage, change):
     synthetic_history(coach.history)
-    review.sync(db)
-    before = snapshot(db)
+    review.sync(storage)
+    before = snapshot(storage)
     if change == "regrade":
         coach.history.record_grade(1, Grade(score=9.5, verdict="v", criteria=[], grader="llm"))
     elif change == "delete":
         coach.history.delete(2)
     else:  # an attempt stamped before ones already applied (clock change, import)
         add_attempt(coach.history, PB, 0.0, T0 + timedelta(hours=1), {"position-bias/1": "missed"})
-    report = review.sync(db)
+    report = review.sync(storage)
     assert report.rebuilt is True
-    after = snapshot(db)
+    after = snapshot(storage)
     assert after != before
-    assert after == fresh_snapshot(db)
+    assert after == fresh_snapshot(storage)
 
 
-def test_database_errors_are_one_line_and_roll_back(coach):
-    db = coach.history.db
+def test_database_errors_are_one_line_and_roll_back(coach, storage, home):
     synthetic_history(coach.history)
-    db.execute("CREATE TABLE card_attempts (something_else TEXT)")  # that name, but not our table
-    with pytest.raises(
-        CoachError, match="^cannot read or update the review state in the history database"
-    ):
-        review.sync(db)
-    assert not db.in_transaction
-    assert db.execute("SELECT COUNT(*) FROM cards").fetchone()[0] == 0
-    db.execute("DROP TABLE cards")
-    db.execute("CREATE TABLE cards (something_else TEXT)")
-    with pytest.raises(
-        CoachError, match="^cannot create the review tables in the history database"
-    ):
-        review.sync(db)
+    connection = storage.database.connection
+    # Damage the file's schema on purpose: the table has the right name but not our columns.
+    connection.execute("DROP TABLE card_attempts")
+    connection.execute("CREATE TABLE card_attempts (something_else TEXT)")
+    with pytest.raises(StorageError) as raised:
+        review.sync(storage)
+    assert str(raised.value) == (
+        f"history database {home / 'history.sqlite'} is damaged (no such column: attempt_id); "
+        "move it aside to start afresh"
+    )
+    assert not connection.in_transaction
+    assert storage.cards.count() == 0
 
 
-def test_clear_reviews_empties_cards_and_parameters(coach):
-    db = coach.history.db
+def test_a_failed_sync_leaves_the_cards_as_they_were(coach, storage, monkeypatch):
     synthetic_history(coach.history)
-    review.sync(db)
-    review.store_parameters(db, list(fsrs.scheduler.DEFAULT_PARAMETERS), 600)
-    assert review.clear_reviews(db) == 4
-    assert review.load_cards(db, synced=False) == []
-    assert db.execute("SELECT COUNT(*) FROM card_attempts").fetchone()[0] == 0
-    assert db.execute("SELECT COUNT(*) FROM fsrs_parameters").fetchone()[0] == 0
+    review.sync(storage)
+    before = snapshot(storage)
+    add_attempt(coach.history, MENTOR, 3.0, T0 + timedelta(days=20), {"mentoring/1": "missed"})
+
+    def broken_save(cards, applied):
+        raise StorageError("disk full")
+
+    monkeypatch.setattr(storage.cards, "save", broken_save)
+    with pytest.raises(StorageError, match="^disk full$"):
+        review.sync(storage)
+    monkeypatch.undo()
+    assert not storage.database.connection.in_transaction
+    assert snapshot(storage) == before
+    assert [a.attempt_id for a in storage.cards.applied()] == [1, 2, 3, 4, 5]
 
 
-def test_stored_parameters_reschedule_every_card(coach):
-    db = coach.history.db
+def test_clear_reviews_empties_cards_and_parameters(coach, storage):
+    synthetic_history(coach.history)
+    review.sync(storage)
+    review.store_parameters(storage, list(fsrs.scheduler.DEFAULT_PARAMETERS), 600)
+    assert storage.cards.parameters() == list(fsrs.scheduler.DEFAULT_PARAMETERS)
+    assert review.clear_reviews(storage) == 4
+    assert review.load_cards(storage, synced=False) == []
+    assert storage.cards.applied() == []
+    assert storage.cards.parameters() is None
+
+
+def test_stored_parameters_reschedule_every_card(coach, storage):
     t = synthetic_history(coach.history)
     params = list(fsrs.scheduler.DEFAULT_PARAMETERS)
     params[2] = 5.0  # initial stability after Good
-    review.store_parameters(db, params, 600)
-    assert review.scheduler_for(db).parameters == tuple(params)
-    mentor = {c.key: c for c in review.load_cards(db)}[f"q:{MENTOR}"]
+    review.store_parameters(storage, params, 600)
+    assert review.scheduler_for(storage).parameters == tuple(params)
+    mentor = {c.key: c for c in review.load_cards(storage)}[f"q:{MENTOR}"]
     scheduler = fsrs.Scheduler(
         parameters=params, learning_steps=(), relearning_steps=(), enable_fuzzing=False
     )
@@ -256,10 +287,10 @@ def test_stored_parameters_reschedule_every_card(coach):
     assert mentor.card.due == want.due == when + timedelta(days=5)
 
 
-def test_optimize_needs_enough_reviews(coach):
+def test_optimize_needs_enough_reviews(coach, storage):
     synthetic_history(coach.history)
     with pytest.raises(CoachError, match="^8 reviews a day or more apart; fitting FSRS needs 512"):
-        review.optimize(coach.history.db)
+        review.optimize(storage)
 
 
 # --- the plan ------------------------------------------------------------------------------------
@@ -522,11 +553,14 @@ def test_offline_plan_has_no_narrative_and_makes_no_call(coach):
 
 def test_failed_narrative_keeps_the_plan(coach, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-PLANTED-plan1234")
-    fake = FakeChatModel(RuntimeError("boom"))
+    request = httpx.Request("POST", "https://api.openai.com/v1/chat/completions")
+    fake = FakeChatModel(openai.APIConnectionError(request=request))
     llm.set_chat_model_factory(lambda settings: fake)
     plan = build_plan(Coach(), INTERVIEW, 2.0, today=TODAY)
     assert plan.narrative == ""
-    assert plan.narrative_error == "LLM call to https://api.openai.com/v1 failed (RuntimeError)"
+    assert plan.narrative_error == (
+        "cannot connect to https://api.openai.com/v1; check OPENAI_BASE_URL and that the server is running"
+    )
     assert len(plan.days) == 10 and plan.days[0].items
 
 
@@ -581,17 +615,13 @@ def test_cli_plan_errors_are_one_line(home, args, message):
 
 
 def test_cli_forget_all_clears_review_state(home):
-    from coach.storage.attempts import History
-
-    with History(home / "history.sqlite") as history:
-        synthetic_history(history)
-        review.sync(history.db)
-        review.store_parameters(history.db, list(fsrs.scheduler.DEFAULT_PARAMETERS), 600)
+    with Storage.open(home / "history.sqlite") as storage:
+        synthetic_history(storage.attempts)
+        review.sync(storage)
+        review.store_parameters(storage, list(fsrs.scheduler.DEFAULT_PARAMETERS), 600)
+        assert (storage.cards.count(), len(storage.cards.applied())) == (4, 5)
     result = runner.invoke(app, ["forget", "--all", "--yes"])
     assert result.exit_code == 0, result.output
-    with History(home / "history.sqlite") as history:
-        counts = [
-            history.db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
-            for t in ("cards", "card_attempts", "fsrs_parameters")
-        ]
-    assert counts == [0, 0, 0]
+    with Storage.open(home / "history.sqlite") as storage:
+        state = (storage.cards.count(), storage.cards.applied(), storage.cards.parameters())
+    assert state == (0, [], None)

@@ -23,6 +23,7 @@ from coach.coaching.progress import (
 from coach.errors import CoachError
 from coach.llm import client as llm
 from coach.models import Note, Question
+from coach.storage import Storage
 
 TODAY = date(2025, 6, 10)
 T0 = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
@@ -37,9 +38,7 @@ def coach(home):
     c = Coach()
     yield c
     llm.set_chat_model_factory(None)
-    c.history.close()
-
-
+    c.close()
 
 
 def history_of_seven(history):
@@ -204,10 +203,8 @@ def test_new_modules_do_not_import_heavy_libraries_at_import_time():
 
 
 def test_cli_progress_with_png(home, tmp_path):
-    from coach.storage.attempts import History
-
-    with History(home / "history.sqlite") as history:
-        history_of_seven(history)
+    with Storage.open(home / "history.sqlite") as storage:
+        history_of_seven(storage.attempts)
     png = tmp_path / "p.png"
     result = runner.invoke(app, ["progress", "--png", str(png)])
     assert result.exit_code == 0, result.output

@@ -17,7 +17,8 @@ from coach.app import Coach
 from coach.cli.app import app
 from coach.config import describe, load_settings
 from coach.llm import client as llm
-from coach.storage.attempts import History
+from coach.storage import Storage
+from coach.storage.migrations import LATEST
 
 KEY = "sk-proj-PLANTEDsecretKEY-7c1d9e2f4a6b"
 QID = "r2-position-bias"
@@ -42,7 +43,9 @@ def planted(ingested, monkeypatch, caplog):
 
 def echoing(status: int) -> httpx.Response:
     """A server error whose body repeats the key (some proxies and local servers do)."""
-    body = {"error": {"message": f"Incorrect API key provided: {KEY}", "type": "invalid_request_error"}}
+    body = {
+        "error": {"message": f"Incorrect API key provided: {KEY}", "type": "invalid_request_error"}
+    }
     return httpx.Response(status, json=body, headers={"retry-after": "0"})
 
 
@@ -56,7 +59,9 @@ def test_planted_key_never_leaks(planted, tmp_path, caplog, monkeypatch):
 
     import openai._base_client as base
 
-    no_wait = types.SimpleNamespace(sleep=lambda seconds: None, time=time.time, monotonic=time.monotonic)
+    no_wait = types.SimpleNamespace(
+        sleep=lambda seconds: None, time=time.time, monotonic=time.monotonic
+    )
     monkeypatch.setattr(base, "time", no_wait)  # retries of the 500 without waiting
     answer = tmp_path / "a.md"
     answer.write_text(ANSWER, encoding="utf-8")
@@ -79,18 +84,27 @@ def test_planted_key_never_leaks(planted, tmp_path, caplog, monkeypatch):
         assert failed.exit_code == 3, failed.output
         assert failed.exception is None or isinstance(failed.exception, SystemExit)
         outputs.append(failed.output)
-    assert "error: attempt 2 saved but not graded: https://api.openai.com/v1 rejected the API key (401)" in outputs[1]
+    assert (
+        "error: attempt 2 saved but not graded: https://api.openai.com/v1 rejected the API key (401)"
+        in outputs[1]
+    )
     assert "answered HTTP 400: Incorrect API key provided: ***" in outputs[2]
 
     # 3. Everything else a user can look at.
     export = tmp_path / "export.jsonl"
-    for argv in (["history"], ["show", "2"], ["show", "1"], ["config"], ["history", "--export", str(export)]):
+    for argv in (
+        ["history"],
+        ["show", "2"],
+        ["show", "1"],
+        ["config"],
+        ["history", "--export", str(export)],
+    ):
         result = runner.invoke(app, argv)
         assert result.exit_code == 0, result.output
         outputs.append(result.output)
     outputs.append(export.read_text(encoding="utf-8"))
-    with History(planted / "history.sqlite") as h:
-        errors = [a.error for a in h.list()]
+    with Storage.open(planted / "history.sqlite") as storage:
+        errors = [a.error for a in storage.attempts.list()]
     assert errors[:3] and all(errors[:3])  # the failures were recorded...
 
     for text in [*outputs, *errors, caplog.text]:
@@ -101,7 +115,9 @@ def test_planted_key_never_leaks(planted, tmp_path, caplog, monkeypatch):
 
 
 def test_urls_with_credentials_are_masked_in_config(home, monkeypatch):
-    monkeypatch.setenv("OPENAI_BASE_URL", "https://alice:s3cretpass@llm.example/v1?api-key=abcdef123456")
+    monkeypatch.setenv(
+        "OPENAI_BASE_URL", "https://alice:s3cretpass@llm.example/v1?api-key=abcdef123456"
+    )
     monkeypatch.setenv("COACH_CHROMA_URL", "http://bob:hunter22@127.0.0.1:8000")
     shown = {variable: value for variable, value, _ in describe(load_settings())}
     assert shown["OPENAI_BASE_URL"] == "https://***@llm.example/v1?***"
@@ -113,10 +129,25 @@ def test_urls_with_credentials_are_masked_in_config(home, monkeypatch):
 
 def test_redact_removes_the_key_and_url_credentials(home, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    monkeypatch.setenv("OPENAI_BASE_URL", "https://alice:s3cretpass@llm.example/v1?api-key=abcdef123456")
+    monkeypatch.setenv(
+        "OPENAI_BASE_URL", "https://alice:s3cretpass@llm.example/v1?api-key=abcdef123456"
+    )
     settings = load_settings()
     text = f"failed with {KEY} at https://alice:s3cretpass@llm.example/v1?api-key=abcdef123456"
     assert llm.redact(text, settings) == "failed with *** at https://***@llm.example/v1?***"
+
+
+def table_counts(home) -> dict[str, int]:
+    """Rows in every table of the history file, read straight from the file."""
+    with Storage.open(home / "history.sqlite") as storage:
+        connection = storage.database.connection
+        tables = [
+            r[0]
+            for r in connection.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        ]
+        return {t: connection.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in tables}
 
 
 def test_forget_all_removes_attempts_review_state_and_leaves_no_answer_text_on_disk(planted):
@@ -126,25 +157,21 @@ def test_forget_all_removes_attempts_review_state_and_leaves_no_answer_text_on_d
     coach = Coach()
     for _ in range(3):
         assert coach.answer(QID, ANSWER, grader="offline").grade is not None
-    review.sync(coach.history.db)  # review state derived from the graded attempts
-    tables = [
-        r[0]
-        for r in coach.history.db.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-        )
-    ]
-    assert {"attempts", "cards"} <= set(tables)
-    assert coach.history.db.execute("SELECT COUNT(*) FROM cards").fetchone()[0] > 0
+    storage = coach.storage
+    review.sync(storage)  # review state derived from the graded attempts
+    mock = storage.rounds.start("2", 30, [QID, OTHER_QID])
+    storage.rounds.save_item(mock.id, mock.items[0].model_copy(update={"attempt_id": 1}))
+    before = table_counts(planted)
+    assert before["attempts"] == 3 and before["cards"] > 0 and before["mock_items"] == 2
     assert MARKER.encode() in database_bytes(planted)
-    coach.history.close()
+    coach.close()
 
     result = runner.invoke(app, ["forget", "--all", "--yes"])
 
     assert result.exit_code == 0, result.output
     assert result.output.startswith("Deleted 3 attempts")
-    with History(planted / "history.sqlite") as h:
-        counts = {t: h.db.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in tables}
-    assert counts == dict.fromkeys(tables, 0)
+    # Every table is empty except the record of schema migrations, which must survive.
+    assert table_counts(planted) == {**dict.fromkeys(before, 0), "_migrations": LATEST}
     assert MARKER.encode() not in database_bytes(planted)  # overwritten, and the WAL emptied
 
 
@@ -159,9 +186,9 @@ def test_forget_one_attempt_leaves_its_text_nowhere_on_disk(planted):
 
 def test_export_holds_only_the_attempts_asked_for(planted, tmp_path):
     """Needs /tmp/integration/reliability.py pasted: `history --export` honours --question."""
-    with History(planted / "history.sqlite") as h:
-        h.add(QID, ANSWER)
-        h.add(OTHER_QID, "Cold start: use content features and popularity priors.")
+    with Storage.open(planted / "history.sqlite") as storage:
+        storage.attempts.add(QID, ANSWER)
+        storage.attempts.add(OTHER_QID, "Cold start: use content features and popularity priors.")
     everything, one = tmp_path / "all.jsonl", tmp_path / "one.jsonl"
 
     assert runner.invoke(app, ["history", "--export", str(everything)]).exit_code == 0
@@ -170,6 +197,16 @@ def test_export_holds_only_the_attempts_asked_for(planted, tmp_path):
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in one.read_text(encoding="utf-8").splitlines()]
     assert [r["question_id"] for r in rows] == [OTHER_QID]
-    assert set(rows[0]) == {"id", "question_id", "answer", "created_at", "status", "grader", "grade", "error", "parent_id"}
+    assert set(rows[0]) == {
+        "id",
+        "question_id",
+        "answer",
+        "created_at",
+        "status",
+        "grader",
+        "grade",
+        "error",
+        "parent_id",
+    }
     assert len(everything.read_text(encoding="utf-8").splitlines()) == 2
     assert one.stat().st_mode & 0o777 == 0o600

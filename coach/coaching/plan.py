@@ -25,8 +25,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
-from fsrs import Card, Rating
-
 from coach.coaching import srs as review
 from coach.coaching.progress import (
     ROUND_ORDER,
@@ -37,7 +35,9 @@ from coach.coaching.progress import (
     round_stats,
     topic_stats,
 )
+from coach.corpus.prompts import load_prompt
 from coach.errors import CoachError
+from coach.llm.structured import LLMError, complete_text
 from coach.models import Note, Question
 
 # Time estimates, in minutes.
@@ -52,7 +52,7 @@ NOTES_PER_TOPIC = 2
 NOTES_PER_DAY = 2
 MAX_FOCUS_POINTS = 3  # missed points listed with a re-attempt
 MOCK_DAYS_BEFORE = 2  # the mock round is this many days before the interview when there is room
-ASSUMED_RATING = Rating.Good  # what the plan assumes each planned attempt will be rated
+ASSUMED_RATING = review.Rating.Good  # what the plan assumes each planned attempt will be rated
 STUDY_TIME = time(12, 0)  # local time of day at which planned attempts are simulated
 MAX_HOURS_PER_DAY = 16.0
 MAX_PLAN_DAYS = 366
@@ -136,15 +136,8 @@ def study_moment(day: date) -> datetime:
     return datetime.combine(day, STUDY_TIME).astimezone().astimezone(UTC)
 
 
-def _simulate(scheduler, card: Card | None, day: date, key: str) -> Card:
-    when = study_moment(day)
-    if card is None:
-        return scheduler.review_card(
-            Card(card_id=review.card_id_for(key), due=when), ASSUMED_RATING, when
-        )[0]
-    if card.last_review and when <= card.last_review:
-        when = card.last_review + timedelta(minutes=1)
-    return scheduler.review_card(card, ASSUMED_RATING, when)[0]
+def _simulate(scheduler, card: review.Card | None, day: date, key: str) -> review.Card:
+    return review.assume_review(scheduler, card, key, ASSUMED_RATING, study_moment(day))
 
 
 def _local_day(moment: datetime) -> date:
@@ -296,11 +289,13 @@ def build_plan(
     practised = {a.question_id for a in attempts if a.parent_id is None}
 
     # FSRS state: question cards, and missed-point cards grouped by the question they were reviewed in.
-    scheduler = review.scheduler_for(coach.history.db)
-    question_cards: dict[str, Card] = {}
+    # The repositories on the database the attempts live in (coach.storage once Coach has one).
+    storage = coach.storage
+    scheduler = review.scheduler_for(storage)
+    question_cards: dict[str, review.Card] = {}
     last_score: dict[str, float | None] = {}
     point_cards: dict[str, list[review.ReviewCard]] = defaultdict(list)
-    for card in review.load_cards(coach.history.db):
+    for card in review.load_cards(storage):
         if card.question_id not in by_id:
             continue
         if card.kind == "question":
@@ -502,9 +497,6 @@ def plan_summary(plan: StudyPlan, max_days: int = 14) -> str:
 
 def write_narrative(settings, plan: StudyPlan) -> tuple[str, str]:
     """(summary, "") from one LLM call, or ("", reason) when the call fails; the plan stands either way."""
-    from coach.corpus.prompts import load_prompt
-    from coach.llm.client import chat_model
-
     prompt = load_prompt("plan", "v1")
     system, user = prompt.render(
         interview_date=plan.interview_date.isoformat(),
@@ -520,14 +512,9 @@ def write_narrative(settings, plan: StudyPlan) -> tuple[str, str]:
         unfitted="; ".join(item.title for item in plan.unfitted) or "nothing",
     )
     try:
-        reply = chat_model(settings).invoke([("system", system), ("user", user)])
-    except CoachError as exc:
+        content = complete_text(settings, [("system", system), ("user", user)], max_tokens=400)
+    except LLMError as exc:  # an endpoint failure only costs the summary; the plan stands
         return "", str(exc)
-    except Exception as exc:  # noqa: BLE001 - any failure only costs the summary; the plan stands
-        from coach.llm.client import describe_failure
-
-        return "", describe_failure(exc, settings)
-    content = reply.content if isinstance(reply.content, str) else ""
     text = " ".join(content.split())
     if not text:
         return "", "the model returned an empty summary"

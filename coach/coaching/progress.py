@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
+from coach.coaching import srs as review
 from coach.errors import CoachError
 from coach.models import Attempt, Note, Question
 
@@ -142,8 +143,6 @@ def round_stats(attempts: list[Attempt], questions: dict[str, Question]) -> list
 
 def build_progress(coach, today: date | None = None) -> Progress:
     """Everything `coach progress` shows, from the history and the FSRS review state."""
-    from coach.coaching import srs as review
-
     today = today or date.today()
     by_id = {q.id: q for q in coach.questions}
     attempts = coach.history.list()
@@ -160,7 +159,8 @@ def build_progress(coach, today: date | None = None) -> Progress:
         for a in graded
     ]
     due_questions, due_points = [], []
-    for card in review.due_cards(coach.history.db, today):
+    # The repositories on the database the attempts live in (coach.storage once Coach has one).
+    for card in review.due_cards(coach.storage, today):
         if card.question_id not in by_id:
             continue
         if card.kind == "question":

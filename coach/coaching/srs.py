@@ -31,24 +31,22 @@ Ratings
     shared by every question that note serves, so covering the point in another question counts.
     The general quality dimensions (``dim-*``) are not cards: they are not knowledge to recall.
     Follow-up answers (attempts with a parent) are not reviews of the question.
+    A ``contradicted`` point (the answer made a wrong claim about it) is rated Again, like a missed one.
 
 Storage
-    Tables ``cards`` (one row per card: key, FSRS card JSON, due, last review) and
-    ``card_attempts`` (which graded attempts, with a digest of their grade, the cards reflect)
-    live in the history database beside ``attempts``. The review state is derived data: `sync`
-    replays graded attempts in time order, applying only new ones when nothing earlier changed and
-    rebuilding from scratch when an attempt was deleted, re-graded, or graded out of order. So it
-    stays right even when a grade was recorded by a process that never called `record_review`.
+    The cards repository (coach.storage.cards) keeps one row per card (key, FSRS card JSON, due,
+    last review), which graded attempts the cards reflect (with a digest of their grade) and the
+    fitted parameters, in the history database beside the attempts. The review state is derived
+    data: `sync` replays graded attempts in time order, applying only new ones when nothing earlier
+    changed and rebuilding from scratch when an attempt was deleted, re-graded, or graded out of
+    order. So it stays right whichever process recorded a grade, and every reader calls it.
     `clear_reviews` empties it (``coach forget --all``).
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import json
 import math
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -56,7 +54,9 @@ from fsrs import Card, Rating, ReviewLog, Scheduler
 from fsrs.scheduler import DEFAULT_PARAMETERS
 
 from coach.errors import CoachError
-from coach.models import Attempt, Grade
+from coach.models import Grade
+from coach.storage import Storage
+from coach.storage.cards import AppliedAttempt, StoredCard
 
 DESIRED_RETENTION = 0.9
 LEARNING_STEPS: tuple[timedelta, ...] = ()
@@ -67,50 +67,12 @@ MIN_REVIEWS_TO_OPTIMIZE = 512
 
 # Lowest whole-point score for each rating (a score is rounded half up first).
 HARD_FROM, GOOD_FROM, EASY_FROM = 4, 6, 9
-STATUS_RATING = {"missed": Rating.Again, "partial": Rating.Hard, "covered": Rating.Good}
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS cards (
-    card_key TEXT PRIMARY KEY,
-    kind TEXT NOT NULL CHECK (kind IN ('question', 'criterion')),
-    question_id TEXT NOT NULL,
-    criterion_id TEXT NOT NULL DEFAULT '',
-    text TEXT NOT NULL DEFAULT '',
-    card_json TEXT NOT NULL,
-    due TEXT NOT NULL,
-    last_review TEXT NOT NULL,
-    last_rating INTEGER NOT NULL,
-    last_score REAL,
-    reviews INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS cards_due ON cards(due);
-CREATE TABLE IF NOT EXISTS card_attempts (
-    attempt_id INTEGER PRIMARY KEY,
-    digest TEXT NOT NULL,
-    created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS fsrs_parameters (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    parameters TEXT NOT NULL,
-    reviews INTEGER NOT NULL,
-    optimized_at TEXT NOT NULL
-);
-"""
-
-
-def _db_errors(func):
-    """sqlite errors (locked, read-only, damaged file) become one-line CoachErrors."""
-
-    @functools.wraps(func)
-    def wrapper(db, *args, **kwargs):
-        try:
-            return func(db, *args, **kwargs)
-        except sqlite3.DatabaseError as exc:
-            raise CoachError(
-                f"cannot read or update the review state in the history database ({exc})"
-            ) from None
-
-    return wrapper
+STATUS_RATING = {
+    "missed": Rating.Again,
+    "contradicted": Rating.Again,
+    "partial": Rating.Hard,
+    "covered": Rating.Good,
+}
 
 
 # --- ratings and the scheduler ---------------------------------------------------------------
@@ -143,12 +105,21 @@ def make_scheduler(parameters=None) -> Scheduler:
     )
 
 
-@_db_errors
-def scheduler_for(db: sqlite3.Connection) -> Scheduler:
-    """The scheduler with this history's optimized parameters, or the defaults."""
-    ensure_schema(db)
-    row = db.execute("SELECT parameters FROM fsrs_parameters WHERE id = 1").fetchone()
-    return make_scheduler(json.loads(row[0]) if row else None)
+def scheduler_for(storage: Storage) -> Scheduler:
+    """The scheduler with this history's fitted parameters, or the defaults."""
+    return make_scheduler(storage.cards.parameters())
+
+
+def assume_review(
+    scheduler: Scheduler, card: Card | None, key: str, rating: Rating, when: datetime
+) -> Card:
+    """The card after a review rated `rating` at `when` (a new card if None), never reviewed before
+    its last review: what the plan simulates for the practice it schedules."""
+    if card is None:
+        return scheduler.review_card(Card(card_id=card_id_for(key), due=when), rating, when)[0]
+    if card.last_review and when <= card.last_review:
+        when = card.last_review + timedelta(minutes=1)
+    return scheduler.review_card(card, rating, when)[0]
 
 
 # --- cards -----------------------------------------------------------------------------------
@@ -199,48 +170,37 @@ class ReviewCard:
         return self.due_date <= day
 
 
-def _row_to_card(row) -> ReviewCard:
+def _from_stored(stored: StoredCard) -> ReviewCard:
     return ReviewCard(
-        key=row["card_key"],
-        kind=row["kind"],
-        question_id=row["question_id"],
-        criterion_id=row["criterion_id"],
-        text=row["text"],
-        card=Card.from_json(row["card_json"]),
-        last_rating=Rating(row["last_rating"]),
-        last_score=row["last_score"],
-        reviews=row["reviews"],
+        key=stored.key,
+        kind=stored.kind,
+        question_id=stored.question_id,
+        criterion_id=stored.criterion_id,
+        text=stored.text,
+        card=Card.from_json(stored.card_json),
+        last_rating=Rating(stored.last_rating),
+        last_score=stored.last_score,
+        reviews=stored.reviews,
     )
 
 
-# --- the database ----------------------------------------------------------------------------
+def _to_stored(c: ReviewCard) -> StoredCard:
+    return StoredCard(
+        key=c.key,
+        kind=c.kind,
+        question_id=c.question_id,
+        criterion_id=c.criterion_id,
+        text=c.text,
+        card_json=c.card.to_json(),
+        due=c.card.due.isoformat(),
+        last_review=c.card.last_review.isoformat() if c.card.last_review else "",
+        last_rating=int(c.last_rating),
+        last_score=c.last_score,
+        reviews=c.reviews,
+    )
 
 
-def ensure_schema(db: sqlite3.Connection) -> None:
-    try:
-        db.executescript(SCHEMA)
-    except sqlite3.OperationalError as exc:
-        raise CoachError(
-            f"cannot create the review tables in the history database ({exc})"
-        ) from None
-
-
-class _Transaction:
-    """BEGIN IMMEDIATE ... COMMIT on an autocommit connection, ROLLBACK on error."""
-
-    def __init__(self, db: sqlite3.Connection):
-        self.db = db
-
-    def __enter__(self):
-        try:
-            self.db.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            raise CoachError(f"cannot update review state ({exc})") from None
-        return self.db
-
-    def __exit__(self, exc_type, exc, tb):
-        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
-        return False
+# --- bringing the cards up to date -----------------------------------------------------------
 
 
 def _utc(text: str) -> datetime:
@@ -267,12 +227,13 @@ class _Graded:
         return (self.created_at, self.attempt_id)
 
 
-def _graded_attempts(db: sqlite3.Connection) -> dict[int, _Graded]:
-    rows = db.execute(
-        "SELECT id, question_id, created_at, grade_json FROM attempts "
-        "WHERE status = 'graded' AND grade_json IS NOT NULL AND parent_id IS NULL"
-    )
-    return {r[0]: _Graded(r[0], r[1], _utc(r[2]), r[3], _digest(r[3])) for r in rows}
+def _graded_attempts(storage: Storage) -> dict[int, _Graded]:
+    return {
+        g.attempt_id: _Graded(
+            g.attempt_id, g.question_id, _utc(g.created_at), g.grade_json, _digest(g.grade_json)
+        )
+        for g in storage.attempts.graded_answers()
+    }
 
 
 @dataclass
@@ -281,15 +242,13 @@ class SyncReport:
     rebuilt: bool  # True when the state was rebuilt from scratch
 
 
-@_db_errors
-def sync(db: sqlite3.Connection) -> SyncReport:
+def sync(storage: Storage) -> SyncReport:
     """Bring the cards up to date with the graded attempts (incrementally when possible)."""
-    ensure_schema(db)
-    with _Transaction(db):
-        current = _graded_attempts(db)
+    with storage.database.transaction():
+        current = _graded_attempts(storage)
         applied = {
-            r[0]: (r[1], _utc(r[2]), r[0])
-            for r in db.execute("SELECT attempt_id, digest, created_at FROM card_attempts")
+            a.attempt_id: (a.digest, _utc(a.created_at), a.attempt_id)
+            for a in storage.cards.applied()
         }
         stale = any(
             attempt_id not in current or current[attempt_id].digest != digest
@@ -300,102 +259,49 @@ def sync(db: sqlite3.Connection) -> SyncReport:
             last_applied = max((created, i) for _, created, i in applied.values())
             stale = new[0].order < last_applied
         if stale:
-            db.execute("DELETE FROM cards")
-            db.execute("DELETE FROM card_attempts")
+            storage.cards.reset()
             new = sorted(current.values(), key=lambda g: g.order)
         if not new:
             return SyncReport(0, stale)
-        scheduler = _scheduler_in_transaction(db)
-        cards = {} if stale else {c.key: c for c in _load(db)}
+        scheduler = scheduler_for(storage)
+        cards = {} if stale else {c.key: c for c in _load(storage)}
         changed: set[str] = set()
         for graded in new:
             changed |= _apply(scheduler, cards, graded)
-        db.executemany(
-            "INSERT OR REPLACE INTO cards (card_key, kind, question_id, criterion_id, text, card_json, due,"
-            " last_review, last_rating, last_score, reviews) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    c.key,
-                    c.kind,
-                    c.question_id,
-                    c.criterion_id,
-                    c.text,
-                    c.card.to_json(),
-                    c.card.due.isoformat(),
-                    c.card.last_review.isoformat() if c.card.last_review else "",
-                    int(c.last_rating),
-                    c.last_score,
-                    c.reviews,
-                )
-                for key, c in cards.items()
-                if key in changed
-            ],
-        )
-        db.executemany(
-            "INSERT OR REPLACE INTO card_attempts (attempt_id, digest, created_at) VALUES (?, ?, ?)",
-            [(g.attempt_id, g.digest, g.created_at.isoformat()) for g in new],
+        storage.cards.save(
+            [_to_stored(c) for key, c in cards.items() if key in changed],
+            [AppliedAttempt(g.attempt_id, g.digest, g.created_at.isoformat()) for g in new],
         )
         return SyncReport(len(new), stale)
 
 
-def record_review(db: sqlite3.Connection, attempt: Attempt | None = None) -> SyncReport:
-    """Review the cards of a newly graded attempt (and of any graded attempt not yet applied).
-
-    Safe to call more than once, or never: `sync` is idempotent and every reader calls it.
-    """
-    return sync(db)
-
-
-@_db_errors
-def rebuild(db: sqlite3.Connection) -> SyncReport:
-    """Forget the cards and replay every graded attempt in time order."""
-    ensure_schema(db)
-    with _Transaction(db):
-        db.execute("DELETE FROM cards")
-        db.execute("DELETE FROM card_attempts")
-    return sync(db)
+def rebuild(storage: Storage) -> SyncReport:
+    """Forget the cards and replay every graded attempt in time order (one transaction)."""
+    with storage.database.transaction():
+        storage.cards.reset()
+        return sync(storage)
 
 
-@_db_errors
-def clear_reviews(db: sqlite3.Connection) -> int:
+def clear_reviews(storage: Storage) -> int:
     """Delete all review state (cards, applied attempts, fitted parameters); returns cards deleted."""
-    ensure_schema(db)
-    with _Transaction(db):
-        count = db.execute("SELECT COUNT(*) FROM cards").fetchone()[0]
-        db.execute("DELETE FROM cards")
-        db.execute("DELETE FROM card_attempts")
-        db.execute("DELETE FROM fsrs_parameters")
-    return int(count)
+    return storage.cards.clear()
 
 
-def _scheduler_in_transaction(db: sqlite3.Connection) -> Scheduler:
-    row = db.execute("SELECT parameters FROM fsrs_parameters WHERE id = 1").fetchone()
-    return make_scheduler(json.loads(row[0]) if row else None)
+def _load(storage: Storage) -> list[ReviewCard]:
+    return [_from_stored(c) for c in storage.cards.all()]
 
 
-def _load(db: sqlite3.Connection) -> list[ReviewCard]:
-    previous = db.row_factory
-    db.row_factory = sqlite3.Row
-    try:
-        return [_row_to_card(r) for r in db.execute("SELECT * FROM cards ORDER BY card_key")]
-    finally:
-        db.row_factory = previous
-
-
-@_db_errors
-def load_cards(db: sqlite3.Connection, synced: bool = True) -> list[ReviewCard]:
+def load_cards(storage: Storage, synced: bool = True) -> list[ReviewCard]:
     """Every card, after bringing the state up to date (unless `synced` is False)."""
     if synced:
-        sync(db)
-    else:
-        ensure_schema(db)
-    return _load(db)
+        sync(storage)
+    return _load(storage)
 
 
-def due_cards(db: sqlite3.Connection, day: date | None = None) -> list[ReviewCard]:
+def due_cards(storage: Storage, day: date | None = None) -> list[ReviewCard]:
     """Cards due on or before the local calendar `day` (default today), earliest first."""
     day = day or date.today()
-    return sorted((c for c in load_cards(db) if c.is_due(day)), key=lambda c: (c.due, c.key))
+    return sorted((c for c in load_cards(storage) if c.is_due(day)), key=lambda c: (c.due, c.key))
 
 
 # --- replay ----------------------------------------------------------------------------------
@@ -465,9 +371,9 @@ def _apply(scheduler: Scheduler, cards: dict[str, ReviewCard], graded: _Graded) 
     return changed
 
 
-def review_logs(db: sqlite3.Connection) -> list[ReviewLog]:
+def review_logs(storage: Storage) -> list[ReviewLog]:
     """Every review the cards went through, rebuilt by replay (what `optimize` fits on)."""
-    attempts = sorted(_graded_attempts(db).values(), key=lambda g: g.order)
+    attempts = sorted(_graded_attempts(storage).values(), key=lambda g: g.order)
     scheduler = make_scheduler()
     cards: dict[str, ReviewCard] = {}
     logs: list[ReviewLog] = []
@@ -497,10 +403,9 @@ def cross_day_reviews(logs: list[ReviewLog]) -> int:
     return count
 
 
-def optimize(db: sqlite3.Connection) -> list[float]:
+def optimize(storage: Storage) -> list[float]:
     """Fit FSRS parameters to this history (needs `fsrs[optimizer]` and enough reviews), then replay."""
-    ensure_schema(db)
-    logs = review_logs(db)
+    logs = review_logs(storage)
     usable = cross_day_reviews(logs)
     if usable < MIN_REVIEWS_TO_OPTIMIZE:
         raise CoachError(
@@ -515,22 +420,13 @@ def optimize(db: sqlite3.Connection) -> list[float]:
         raise CoachError(
             "fitting FSRS parameters needs the optimizer: pip install 'fsrs[optimizer]'"
         ) from None
-    store_parameters(db, parameters, usable)
+    store_parameters(storage, parameters, usable)
     return parameters
 
 
-@_db_errors
-def store_parameters(db: sqlite3.Connection, parameters: list[float], reviews: int) -> None:
-    """Use these FSRS parameters from now on and reschedule every card with them."""
+def store_parameters(storage: Storage, parameters: list[float], reviews: int) -> None:
+    """Use these FSRS parameters from now on and reschedule every card with them (one transaction)."""
     make_scheduler(parameters)  # validates the bounds
-    ensure_schema(db)
-    with _Transaction(db):
-        db.execute(
-            "INSERT OR REPLACE INTO fsrs_parameters (id, parameters, reviews, optimized_at) VALUES (1, ?, ?, ?)",
-            (
-                json.dumps(list(parameters)),
-                reviews,
-                datetime.now(UTC).isoformat(timespec="seconds"),
-            ),
-        )
-    rebuild(db)
+    with storage.database.transaction():
+        storage.cards.set_parameters(parameters, reviews)
+        rebuild(storage)
