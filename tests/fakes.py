@@ -1,5 +1,6 @@
 """Test doubles for the LLM grader: a fake chat model with a queue of replies, reply builders,
-and a respx mocker for the `httpx2` client that openai>=3 (and so ChatOpenAI) sends requests with.
+a fake clock for the openai client's retry waits, and a respx mocker for the `httpx2` client that
+openai>=3 (and so ChatOpenAI) sends requests with.
 
 Use the fake through the product's own hook::
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -144,6 +146,34 @@ class _BoundFake:
         return self.fake._answer(FakeCall(_normalize(messages), **self.binding))
 
 
+# --- the clock the openai client waits with -----------------------------------------------------
+
+
+class FakeClock:
+    """Stands in for the `time` module inside openai's client: a retry's wait is recorded in `sleeps`
+    and takes no time, so retry tests assert the exact delays and run instantly."""
+
+    def __init__(self):
+        self.sleeps: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+
+    def __getattr__(self, name):
+        return getattr(time, name)
+
+
+def use_fake_clock(monkeypatch) -> FakeClock:
+    """Install a FakeClock where the openai client sleeps between retries (`_base_client.time`)."""
+    import openai._base_client as base
+
+    # If openai ever stops sleeping through this name, fail here instead of sleeping for real.
+    assert base.time is time, "openai._base_client no longer sleeps through `time`"
+    clock = FakeClock()
+    monkeypatch.setattr(base, "time", clock)
+    return clock
+
+
 # --- replies --------------------------------------------------------------------------------------
 
 
@@ -228,15 +258,17 @@ def chat_completion(
     model: str = "gpt-4o-mini-2024-07-18",
     prompt_tokens: int = 0,
     completion_tokens: int = 0,
+    tool_name: str = GRADE_TOOL,
 ) -> dict:
-    """An OpenAI /v1/chat/completions response body with a submit_grade tool call or text content."""
+    """An OpenAI /v1/chat/completions response body with a tool call (`submit_grade` unless
+    `tool_name` says otherwise) or text content."""
     message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
     if tool_args is not None:
         message["tool_calls"] = [
             {
                 "id": "call_abc123",
                 "type": "function",
-                "function": {"name": GRADE_TOOL, "arguments": json.dumps(tool_args)},
+                "function": {"name": tool_name, "arguments": json.dumps(tool_args)},
             }
         ]
     return {

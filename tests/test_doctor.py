@@ -1,5 +1,6 @@
 """`coach doctor` against a mocked OpenAI-compatible server (respx): reachability, the model list,
-the structured-output chain tools -> JSON mode -> extractor, and the method cache in COACH_HOME."""
+the structured-output chain tools -> JSON mode -> extractor, the one rule for a rejected feature,
+and the method cache in COACH_HOME. Retries of a 5xx wait on a fake clock."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ import httpx
 import httpx2
 import pytest
 import respx
-from fakes import RESPX_USING, chat_completion
+from fakes import RESPX_USING, chat_completion, use_fake_clock
 from typer.testing import CliRunner
 
 from coach.config import load_settings
 from coach.errors import CoachError
-from coach.llm import doctor
+from coach.llm import client, doctor
+from coach.llm.structured import SCHEMA_PROMPT
 
 BASE = "http://127.0.0.1:8080/v1"
 MODELS_URL = f"{BASE}/models"
@@ -47,9 +49,9 @@ def model_list(*ids: str) -> httpx.Response:
 
 
 def tool_call(args: dict) -> httpx.Response:
-    body = chat_completion(tool_args=args, model=MODEL)
-    body["choices"][0]["message"]["tool_calls"][0]["function"]["name"] = doctor.PING_TOOL
-    return httpx.Response(200, json=body)
+    return httpx.Response(
+        200, json=chat_completion(tool_args=args, model=MODEL, tool_name=doctor.PING_TOOL)
+    )
 
 
 def text(content: str) -> httpx.Response:
@@ -86,9 +88,7 @@ def checks(report) -> list[tuple[str, str]]:
 
 # --- the method chain ---------------------------------------------------------------------------
 
-SCHEMA_PROMPT = "Reply with one JSON object only, matching this JSON schema: " + json.dumps(
-    doctor.Ping.model_json_schema()
-)
+PING_SCHEMA_PROMPT = SCHEMA_PROMPT + json.dumps(doctor.Ping.model_json_schema())
 
 
 @pytest.mark.parametrize(
@@ -167,7 +167,7 @@ def test_first_working_method_is_found_and_cached(http, local, replies, method, 
     assert len(tools["messages"]) == 2
     for body in bodies[1:]:
         assert "tools" not in body and "tool_choice" not in body
-        assert body["messages"][2] == {"role": "user", "content": SCHEMA_PROMPT}
+        assert body["messages"][2] == {"role": "user", "content": PING_SCHEMA_PROMPT}
     if len(bodies) > 1:
         assert bodies[1]["response_format"] == {"type": "json_object"}
     assert report.cache_path == local / "endpoints.json"
@@ -213,7 +213,8 @@ def test_no_valid_reply_fails_suggests_a_stronger_model_and_forgets_the_cache(ht
     assert json.loads((local / "endpoints.json").read_text()) == {}
 
 
-def test_llama_cpp_style_500_for_tools_moves_on_but_another_500_stops(http, local):
+def test_llama_cpp_style_500_for_tools_moves_on_but_another_500_stops(http, local, monkeypatch):
+    clock = use_fake_clock(monkeypatch)
     http.get(MODELS_URL).mock(return_value=model_list(MODEL))
     no_tools = httpx.Response(
         500, json={"error": {"message": "Tool choice 'x' not found in tools."}}
@@ -225,9 +226,11 @@ def test_llama_cpp_style_500_for_tools_moves_on_but_another_500_stops(http, loca
     assert report.method == "json"
     assert report.tried == [("tools", "the server rejected tools (HTTP 500)"), ("json", "ok")]
     assert [mode(b) for b in bodies] == ["tools"] * 3 + ["json"]  # the client retries a 5xx twice
+    assert len(clock.sleeps) == 2
 
 
-def test_a_500_about_something_else_is_a_server_failure(http, local):
+def test_a_500_about_something_else_is_a_server_failure(http, local, monkeypatch):
+    clock = use_fake_clock(monkeypatch)
     http.get(MODELS_URL).mock(return_value=model_list(MODEL))
     crash = httpx.Response(500, json={"error": {"message": "out of memory"}})
     bodies = server(http, {"tools": crash, "json": text(json.dumps(PONG))})
@@ -239,6 +242,8 @@ def test_a_500_about_something_else_is_a_server_failure(http, local):
         "structured output", "fail", f"{BASE} answered HTTP 500 after retries"
     )
     assert [mode(b) for b in bodies] == ["tools"] * 3
+    assert len(clock.sleeps) == 2
+    assert not (local / "endpoints.json").exists()  # a failed endpoint does not touch the cache
 
 
 def cut_off(response: httpx.Response, arguments: str | None = None) -> httpx.Response:
@@ -263,10 +268,59 @@ def test_truncated_tool_call_moves_on_to_json_mode(http, local):
     report = doctor.run_doctor()
 
     assert report.tried == [
+        ("tools", "the reply was cut off at the 256-token limit"),
+        ("json", "ok"),
+    ]
+    assert report.method == "json"
+
+
+def test_tool_call_with_broken_arguments_moves_on_to_json_mode(http, local):
+    broken = tool_call(PONG).json()
+    broken["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"] = '{"answer": 5,,}'
+    http.get(MODELS_URL).mock(return_value=model_list(MODEL))
+    server(http, {"tools": httpx.Response(200, json=broken), "json": text(json.dumps(PONG))})
+
+    report = doctor.run_doctor()
+
+    assert report.tried == [
         ("tools", "the tool call's arguments were not valid JSON"),
         ("json", "ok"),
     ]
     assert report.method == "json"
+
+
+def test_a_400_that_names_no_feature_is_a_failure_not_a_missing_feature(http, local):
+    http.get(MODELS_URL).mock(return_value=model_list(MODEL))
+    too_long = httpx.Response(400, json={"error": {"message": "context length exceeded"}})
+    bodies = server(http, {"tools": too_long})
+
+    report = doctor.run_doctor()
+
+    message = f"{BASE} answered HTTP 400: context length exceeded"
+    assert report.tried == [("tools", message)]
+    assert report.checks[2] == doctor.Check("structured output", "fail", message)
+    assert [mode(b) for b in bodies] == ["tools"]
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "rejected"),
+    [
+        (400, "tools are not supported by this model", True),
+        (400, "registry.ollama.ai/library/gemma:2b does not support tools", True),
+        (422, "Unrecognized request argument supplied: functions", True),
+        (400, "'response_format.type' must be 'json_schema' or 'text'", True),
+        (500, "tools param requires --jinja flag", True),
+        (500, "Tool choice 'submit_grade' not found in tools.", True),
+        (500, "Failed to parse grammar", True),
+        (500, "out of memory", False),
+        (500, "", False),
+        (503, "tools are warming up", False),  # only 400/422/500 can mean "unsupported"
+        (400, "context length exceeded", False),
+        (404, "no such tool endpoint", False),
+    ],
+)
+def test_the_one_rule_for_a_rejected_feature(status, message, rejected):
+    assert client.rejects_feature(status, message) is rejected
 
 
 def test_truncated_json_mode_reply_moves_on_to_the_extractor(http, local):
@@ -297,7 +351,7 @@ def test_token_limit_adds_max_tokens_for_compatible_servers(home, monkeypatch, b
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-1234abcd")
     if base_url:
         monkeypatch.setenv("OPENAI_BASE_URL", base_url)
-    assert doctor.token_limit(load_settings(), 99) == expected
+    assert client.token_limit(load_settings(), 99) == expected
 
 
 # --- reachability and the model list ------------------------------------------------------------

@@ -3,21 +3,20 @@
 Timeouts, 429 and 5xx are retried by the openai client (at most 3 tries, exponential backoff with
 jitter, Retry-After honoured); a refused connection and a 401 fail at once. After the retries the
 attempt stays pending with the reason, `regrade` finishes it, and COACH_FALLBACK=offline grades it
-offline instead. The client's sleep is replaced by a recorder, so the delays it *would* wait are
-asserted exactly and the tests take no time.
+offline instead. The client's sleep is replaced by a fake clock (fakes.use_fake_clock), so the
+delays it *would* wait are asserted exactly and the tests take no time.
 """
 
 from __future__ import annotations
 
 import json
 import socket
-import time
 
 import httpx
 import httpx2
 import pytest
 import respx
-from fakes import RESPX_USING, chat_completion, grade_args
+from fakes import RESPX_USING, chat_completion, grade_args, use_fake_clock
 from typer.testing import CliRunner
 
 from coach.app import Coach
@@ -25,6 +24,7 @@ from coach.cli.app import app
 from coach.config import load_settings
 from coach.grading.rubric import from_reference
 from coach.llm import client as llm
+from coach.llm.structured import cached_method
 
 KEY = "sk-test-FAULTS-9876wxyz"
 QID = "r2-position-bias"
@@ -38,26 +38,9 @@ ANSWER = (
 REFERENCE = ANSWER
 
 
-class Clock:
-    """Stands in for the `time` module inside openai's client: records sleeps instead of sleeping."""
-
-    def __init__(self):
-        self.sleeps: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-
-    def __getattr__(self, name):
-        return getattr(time, name)
-
-
 @pytest.fixture
 def clock(monkeypatch):
-    import openai._base_client as base
-
-    fake = Clock()
-    monkeypatch.setattr(base, "time", fake)
-    return fake
+    return use_fake_clock(monkeypatch)
 
 
 @pytest.fixture
@@ -72,7 +55,7 @@ def coach(home, monkeypatch):
     assert c.settings.grader == "llm" and c.settings.coach_llm_timeout == 5.0
     yield c
     if "history" in c.__dict__:
-        c.history.close()
+        c.close()
 
 
 @pytest.fixture
@@ -96,7 +79,12 @@ def assert_pending(coach: Coach, outcome, message: str) -> None:
     assert outcome.grade is None
     assert outcome.error == message
     attempt = coach.history.get(outcome.attempt_id)
-    assert (attempt.status, attempt.error, attempt.answer, attempt.grade) == ("pending", message, ANSWER, None)
+    assert (attempt.status, attempt.error, attempt.answer, attempt.grade) == (
+        "pending",
+        message,
+        ANSWER,
+        None,
+    )
     assert [a.id for a in coach.history.pending()] == [outcome.attempt_id]
     assert KEY not in message
 
@@ -163,7 +151,9 @@ def test_timeout_is_retried_three_times_then_pending(coach, http, clock):
 
     assert route.call_count == 3
     assert len(clock.sleeps) == 2
-    assert_pending(coach, outcome, f"{ENDPOINT} timed out after 5 s; raise COACH_LLM_TIMEOUT or retry later")
+    assert_pending(
+        coach, outcome, f"{ENDPOINT} timed out after 5 s; raise COACH_LLM_TIMEOUT or retry later"
+    )
 
 
 def test_the_timeout_setting_reaches_the_client(coach):
@@ -187,7 +177,9 @@ def test_retry_after_beyond_two_minutes_is_not_waited_for(coach, http, clock):
 # --- faults that fail fast -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("exc", [httpx2.ConnectError, httpx.ConnectError], ids=["httpx2", "classic-httpx"])
+@pytest.mark.parametrize(
+    "exc", [httpx2.ConnectError, httpx.ConnectError], ids=["httpx2", "classic-httpx"]
+)
 def test_connection_refused_fails_at_once(coach, http, clock, exc):
     def refuse(request):
         raise exc("[Errno 111] Connection refused")
@@ -198,7 +190,9 @@ def test_connection_refused_fails_at_once(coach, http, clock, exc):
 
     assert route.call_count == 1 and clock.sleeps == []
     assert_pending(
-        coach, outcome, f"cannot connect to {ENDPOINT}; check OPENAI_BASE_URL and that the server is running"
+        coach,
+        outcome,
+        f"cannot connect to {ENDPOINT}; check OPENAI_BASE_URL and that the server is running",
     )
 
 
@@ -224,14 +218,20 @@ def test_a_real_refused_port_on_localhost_fails_at_once(coach, clock, monkeypatc
     outcome = coach.answer(QID, ANSWER)
 
     assert clock.sleeps == []
-    assert_pending(coach, outcome, f"cannot connect to {url}; check OPENAI_BASE_URL and that the server is running")
+    assert_pending(
+        coach,
+        outcome,
+        f"cannot connect to {url}; check OPENAI_BASE_URL and that the server is running",
+    )
 
 
 def test_credentials_in_the_base_url_are_not_shown(coach, clock, monkeypatch):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    monkeypatch.setenv("OPENAI_BASE_URL", f"http://bob:hunter2secret@127.0.0.1:{port}/v1?api-key=qwerty123")
+    monkeypatch.setenv(
+        "OPENAI_BASE_URL", f"http://bob:hunter2secret@127.0.0.1:{port}/v1?api-key=qwerty123"
+    )
     coach.settings = load_settings()
 
     outcome = coach.answer(QID, ANSWER)
@@ -245,7 +245,9 @@ def test_credentials_in_the_base_url_are_not_shown(coach, clock, monkeypatch):
 
 
 def test_regrade_pending_finishes_the_attempt_once_the_server_recovers(coach, http, clock):
-    route = http.post(CHAT_URL).mock(side_effect=[error(503), error(503), error(503), ok(coach, 7.0)])
+    route = http.post(CHAT_URL).mock(
+        side_effect=[error(503), error(503), error(503), ok(coach, 7.0)]
+    )
     first = coach.answer(QID, ANSWER)
     assert first.grade is None and route.call_count == 3
 
@@ -306,33 +308,81 @@ def test_llama_cpp_500_for_tools_still_falls_back_to_json_mode(coach, http, cloc
 
     assert outcome.grade.score == 6.0
     assert ["tools" in b for b in bodies] == [True, True, True, False]  # 3 tries, then JSON mode
+    assert len(clock.sleeps) == 2
+    # JSON mode is remembered for this endpoint and model: the next grade is one request, no retries.
+    assert cached_method(coach.settings) == "json"
+    again = coach.answer(QID, ANSWER)
+    assert again.grade.score == 6.0
+    assert ["tools" in b for b in bodies] == [True, True, True, False, False]
+    assert len(clock.sleeps) == 2
+
+
+def test_a_rejected_json_mode_falls_back_to_extraction_from_the_text(coach, http, clock):
+    args = grade_args(coach.rubric(QID), 6.0, "covered", evidence_from=ANSWER)
+    bodies = []
+
+    def server(request):
+        body = json.loads(request.content)
+        bodies.append(body)
+        if "tools" in body:
+            return error(400, message="tools are not supported")
+        if "response_format" in body:
+            return error(400, message="response_format is not supported")
+        return httpx.Response(200, json=chat_completion(content="Sure:\n" + json.dumps(args)))
+
+    http.post(CHAT_URL).mock(side_effect=server)
+
+    outcome = coach.answer(QID, ANSWER)
+
+    assert outcome.grade.score == 6.0
+    assert [("tools" in b, "response_format" in b) for b in bodies] == [
+        (True, False),
+        (False, True),
+        (False, False),
+    ]
+    assert clock.sleeps == []  # a 400 is never retried
+    assert cached_method(coach.settings) == "extract"
 
 
 # --- the CLI (needs the lead to paste /tmp/integration/reliability.py: --fallback) -------------------
 
 
-def test_cli_grade_exits_3_with_one_line_and_fallback_flag_grades_offline(coach, http, clock, tmp_path):
+def test_cli_grade_exits_3_with_one_line_and_fallback_flag_grades_offline(
+    coach, http, clock, tmp_path
+):
     http.post(CHAT_URL).mock(return_value=error(503))
     path = tmp_path / "a.md"
     path.write_text(ANSWER, encoding="utf-8")
     runner = CliRunner()
 
     failed = runner.invoke(app, ["grade", QID, "--answer-file", str(path)])
-    saved = runner.invoke(app, ["grade", QID, "--answer-file", str(path), "--fallback", "offline", "--json"])
+    saved = runner.invoke(
+        app, ["grade", QID, "--answer-file", str(path), "--fallback", "offline", "--json"]
+    )
 
     assert failed.exit_code == 3
-    assert failed.stderr == f"error: attempt 1 saved but not graded: {ENDPOINT} answered HTTP 503 after retries\n"
+    assert (
+        failed.stderr
+        == f"error: attempt 1 saved but not graded: {ENDPOINT} answered HTTP 503 after retries\n"
+    )
     assert saved.exit_code == 0, saved.output
     data = json.loads(saved.stdout)
     assert (data["attempt_id"], data["grader"]) == (2, "offline")
-    assert data["flags"][0] == f"LLM grade failed ({ENDPOINT} answered HTTP 503 after retries); graded offline instead"
+    assert (
+        data["flags"][0]
+        == f"LLM grade failed ({ENDPOINT} answered HTTP 503 after retries); graded offline instead"
+    )
     bad = runner.invoke(app, ["grade", QID, "--answer-file", str(path), "--fallback", "maybe"])
-    assert bad.exit_code == 1 and bad.stderr == "error: --fallback must be offline or none, not 'maybe'\n"
+    # An unknown value is a usage error (exit 2) that lists the valid ones.
+    assert bad.exit_code == 2
+    assert "Invalid value for '--fallback'" in bad.stderr
+    assert "'maybe'" in bad.stderr and "'offline'" in bad.stderr and "'none'" in bad.stderr
 
 
 def test_openai_proxy_goes_to_the_fail_fast_client(coach, monkeypatch):
     monkeypatch.setenv("OPENAI_PROXY", "http://127.0.0.1:3128")
-    model = llm.chat_model(coach.settings)  # ChatOpenAI refuses openai_proxy together with http_client
+    # ChatOpenAI refuses openai_proxy together with http_client: the proxy goes to the client.
+    model = llm.chat_model(coach.settings)
     client = model.root_client._client
     assert type(client).__name__ == "FailFastClient"
     [(pattern, transport)] = client._mounts.items()  # the proxy, mounted for every URL

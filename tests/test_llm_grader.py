@@ -1,5 +1,6 @@
 """The LLM grader end to end through Coach: prompt, structured output, retries, pending attempts,
-evidence and consistency checks, prompt injection, and the real ChatOpenAI at the HTTP layer."""
+evidence and consistency checks (contradicted and staff-level points), prompt injection, and the
+real ChatOpenAI at the HTTP layer (the tools -> JSON fallback and the method `coach doctor` caches)."""
 
 from __future__ import annotations
 
@@ -17,17 +18,33 @@ from fakes import (
     grade_args,
     text_reply,
     tool_reply,
+    use_fake_clock,
 )
+from pydantic import BaseModel
+from typer.testing import CliRunner
 
 from coach.app import Coach
+from coach.cli.app import app
 from coach.config import load_settings
 from coach.llm import client as llm
+from coach.llm.doctor import PING_USER
+from coach.llm.structured import (
+    SCHEMA_PROMPT,
+    LLMError,
+    StructuredReply,
+    cached_method,
+    call_structured,
+    complete_text,
+    first_json_object,
+    remember_method,
+)
 from coach.models import Usage
 
 KEY = "sk-test-PLANTED-1234abcd"
 MODEL = "gpt-4o-mini"
 QID = "r2-position-bias"
 CHAT_URL = "https://api.openai.com/v1/chat/completions"
+MODELS_URL = "https://api.openai.com/v1/models"
 
 S1 = (
     "Position bias means users click higher-ranked items partly because of where they sit, "
@@ -48,7 +65,7 @@ STATUSES = {
     "dim-clarity": "covered",
 }
 EVIDENCE = {"position-bias/1": S1, "position-bias/3": S2, "position-bias/5": S3, "dim-clarity": S1}
-CREDIT = {"covered": 1.0, "partial": 0.5, "missed": 0.0}
+CREDIT = {"covered": 1.0, "partial": 0.5, "missed": 0.0, "contradicted": 0.0}
 
 
 @pytest.fixture
@@ -61,7 +78,7 @@ def coach(ingested, monkeypatch):
     yield c
     llm.set_chat_model_factory(None)
     if "history" in c.__dict__:
-        c.history.close()
+        c.close()
 
 
 @pytest.fixture
@@ -75,11 +92,11 @@ def use(fake: FakeChatModel) -> FakeChatModel:
 
 
 def supported(rubric, statuses: dict[str, str]) -> float:
-    """What the grader's consistency check computes from the marked coverage."""
-    total = sum(c.weight for c in rubric.criteria)
-    return (
-        10.0 * sum(c.weight * CREDIT[statuses.get(c.id, "missed")] for c in rubric.criteria) / total
-    )
+    """What the grader's consistency check computes from the marked coverage: credit over the weight
+    of the required points (staff-level points are a bonus, not part of the total)."""
+    total = sum(c.weight for c in rubric.criteria if c.level != "staff")
+    earned = sum(c.weight * CREDIT[statuses.get(c.id, "missed")] for c in rubric.criteria)
+    return min(10.0, 10.0 * earned / total)
 
 
 def valid_reply(rubric, answer=ANSWER, score=4.0, input_tokens=0, output_tokens=0):
@@ -117,11 +134,11 @@ def test_llm_grade_scores_records_usage_and_sends_the_prompt(coach, rubric):
     assert {r.criterion_id: r.evidence for r in grade.criteria if r.status != "missed"} == EVIDENCE
     assert grade.grader == "llm"
     assert grade.model == MODEL
-    assert grade.prompt_version == "grade.v1"
+    assert grade.prompt_version == "grade.v2"
     assert grade.usage == Usage(input_tokens=1234, output_tokens=56)
     assert grade.flags == []
     assert grade.verdict == "Solid start with gaps."
-    assert grade.notice == f"LLM grader: {MODEL}, prompt grade.v1, temperature 0."
+    assert grade.notice == f"LLM grader: {MODEL}, prompt grade.v2, temperature 0."
 
     # One call, tool calling forced onto submit_grade.
     assert len(fake.calls) == 1
@@ -177,9 +194,12 @@ def test_answer_cannot_close_the_answer_tag(coach, rubric):
             lambda r: tool_reply(
                 {**grade_args(r, 4.0, STATUSES, ANSWER, evidence=EVIDENCE), "score": 42}
             ),
-            "score: Input should be less than or equal to 10",
+            "the tool call did not validate (score: Input should be less than or equal to 10)",
         ),
-        (lambda r: tool_reply({"score": 6}), "verdict: Field required"),
+        (
+            lambda r: tool_reply({"score": 6}),
+            "the tool call did not validate (verdict: Field required)",
+        ),
         (
             lambda r: tool_reply(
                 {
@@ -189,7 +209,10 @@ def test_answer_cannot_close_the_answer_tag(coach, rubric):
                     ],
                 }
             ),
-            "criteria.0.status: Input should be 'covered', 'partial' or 'missed'",
+            (
+                "the tool call did not validate (criteria.0.status: Input should be 'covered', "
+                "'partial', 'missed' or 'contradicted')"
+            ),
         ),
         (
             lambda r: text_reply("I think this answer deserves about a 6."),
@@ -214,7 +237,7 @@ def test_malformed_reply_is_retried_with_the_validation_error(coach, rubric, bad
     assert second.messages[:2] == first.messages
     assert second.roles() == ["system", "user", "user"]
     assert second.messages[2][1] == (
-        f"Your reply was not a valid grade: {error}. Call submit_grade again with valid fields."
+        f"Your reply was not valid: {error}. Call submit_grade again with valid fields."
     )
     assert second.tool_names == ["submit_grade"]  # the retry still uses the tool
     assert outcome.grade.usage == Usage(input_tokens=100, output_tokens=10)
@@ -229,8 +252,8 @@ def test_malformed_twice_leaves_the_attempt_pending_then_regrade_finishes_it(coa
 
     assert outcome.grade is None
     assert outcome.error == (
-        "the model's grade was malformed twice (score: Input should be less than or equal to 10); "
-        "the answer is saved as pending. Try `coach regrade --pending`, or a stronger COACH_MODEL"
+        "the model's grade was malformed twice: the tool call did not validate "
+        "(score: Input should be less than or equal to 10); a stronger COACH_MODEL may help"
     )
     assert len(fake.calls) == 2 and fake.remaining == 0
     attempt = coach.history.get(outcome.attempt_id)
@@ -324,15 +347,18 @@ def test_score_far_above_the_marked_coverage_is_capped_and_flagged_inconsistent(
 
     grade = outcome.grade
     support = supported(rubric, statuses)
-    assert round(support, 1) == 1.2
-    assert grade.score == round(support + 1.5, 1) == 2.7
+    required = sum(c.weight for c in rubric.criteria if c.level != "staff")
+    assert support == 10 * 1.5 / required  # position-bias/1 weighs 1.5
+    assert grade.score == round(support + 1.5, 1)
     assert grade.flags == [
         f"inconsistent: the model gave 9.0 but the points it found support about {support:.1f}; capped"
     ]
-    assert grade.flags == [
-        "inconsistent: the model gave 9.0 but the points it found support about 1.2; capped"
-    ]
-    assert coach.history.get(outcome.attempt_id).grade.score == 2.7
+    assert coach.history.get(outcome.attempt_id).grade.score == grade.score
+    # The cap is not lowered by the staff-level (bonus) points the answer did not make.
+    staff = [c.id for c in rubric.criteria if c.level == "staff"]
+    assert staff, "the position-bias rubric has staff-level points"
+    everything = sum(c.weight for c in rubric.criteria)
+    assert grade.score > round(10 * 1.5 / everything + 1.5, 1)
 
 
 def test_score_within_the_margin_is_kept(coach, rubric):
@@ -346,6 +372,154 @@ def test_score_within_the_margin_is_kept(coach, rubric):
     assert 2.5 <= support + 1.5
     assert grade.score == 2.5
     assert grade.flags == []
+
+
+# --- contradicted points -------------------------------------------------------------------------
+
+WRONG = "Clipping the weights is not needed because IPW has no variance issues."
+
+
+def test_prompt_and_tool_schema_ask_for_contradicted_points(coach, rubric):
+    fake = use(FakeChatModel(valid_reply(rubric)))
+
+    coach.answer(QID, ANSWER)
+
+    call = fake.calls[0]
+    system = call.messages[0][1]
+    assert '- "contradicted": the answer makes a claim that contradicts the point' in system
+    assert "A confidently stated wrong claim is\n  contradicted, never covered or partial" in system
+    assert "(for a contradicted point, the words of the wrong claim)" in system
+    parameters = call.tools[0]["function"]["parameters"]
+    assert parameters["$defs"]["CriterionVerdict"]["properties"]["status"]["enum"] == [
+        "covered",
+        "partial",
+        "missed",
+        "contradicted",
+    ]
+
+
+def test_a_contradicted_point_is_kept_earns_nothing_and_caps_the_score(coach, rubric):
+    answer = f"{S1} {S2} {WRONG}"
+    statuses = {
+        "position-bias/1": "covered",
+        "position-bias/3": "covered",
+        "position-bias/5": "contradicted",
+    }
+    evidence = {"position-bias/1": S1, "position-bias/3": S2, "position-bias/5": WRONG}
+    args = grade_args(rubric, 8.0, statuses, answer, evidence=evidence)
+    use(FakeChatModel(tool_reply(args)))
+
+    outcome = coach.answer(QID, answer)
+
+    grade = outcome.grade
+    by_id = {r.criterion_id: r for r in grade.criteria}
+    assert (by_id["position-bias/5"].status, by_id["position-bias/5"].evidence) == (
+        "contradicted",
+        WRONG,
+    )
+    assert {i: r.status for i, r in by_id.items()} == {
+        c.id: statuses.get(c.id, "missed") for c in rubric.criteria
+    }
+    # The guard treats the contradicted point as missed: only points 1 and 3 support the score.
+    support = supported(rubric, {"position-bias/1": "covered", "position-bias/3": "covered"})
+    assert support == supported(rubric, statuses)
+    assert grade.score == round(support + 1.5, 1) < 8.0
+    assert grade.flags == [
+        f"inconsistent: the model gave 8.0 but the points it found support about {support:.1f}; capped"
+    ]
+    stored = coach.history.get(outcome.attempt_id).grade
+    assert {r.criterion_id: r.status for r in stored.criteria}["position-bias/5"] == "contradicted"
+
+
+def test_a_contradiction_quoting_words_not_in_the_answer_is_set_to_missed(coach, rubric):
+    statuses = {**STATUSES, "position-bias/2": "contradicted"}
+    args = grade_args(
+        rubric, 4.0, statuses, ANSWER, evidence={**EVIDENCE, "position-bias/2": WRONG}
+    )
+    use(FakeChatModel(tool_reply(args)))
+
+    grade = coach.answer(QID, ANSWER).grade
+
+    assert {r.criterion_id: r.status for r in grade.criteria} == {
+        c.id: STATUSES.get(c.id, "missed") for c in rubric.criteria
+    }
+    assert grade.flags == [
+        "1 point(s) marked contradicted with evidence not found in the answer were set to missed"
+    ]
+    assert grade.score == 4.0
+
+
+# --- staff-level points ---------------------------------------------------------------------------
+
+
+def small_rubric():
+    from coach.models import Criterion, Rubric
+
+    def point(i: int, weight: float, level: str = "core", dimension: bool = False) -> Criterion:
+        return Criterion(
+            id=f"p{i}",
+            text=f"Point {i}.",
+            weight=weight,
+            source="dimension" if dimension else "note",
+            dimension=dimension,
+            level=level,
+        )
+
+    criteria = [point(1, 2.0), point(2, 2.0), point(3, 1.0, "staff"), point(4, 1.0, dimension=True)]
+    return Rubric(question_id="q", question="Q?", kind="technical", criteria=criteria)
+
+
+SMALL = "First I say point one. Then I say point two. Finally the bonus point three."
+
+
+@pytest.mark.parametrize(
+    "statuses, score, expected, flagged",
+    [
+        # Required weight is 5 (p1, p2, p4); the staff point p3 is outside the total.
+        # p1 + p2 covered, staff p3 missed: 4/5 supports 8.0; 9.0 is within the 1.5 margin.
+        ({"p1": "covered", "p2": "covered"}, 9.0, 9.0, None),
+        # p1 covered only: 2/5 supports 4.0, so 9.0 is capped at 5.5.
+        ({"p1": "covered"}, 9.0, 5.5, "4.0"),
+        # The staff point is a bonus: p1 + p3 earn 3/5, 6.0 supported, cap 7.5.
+        ({"p1": "covered", "p3": "covered"}, 9.0, 7.5, "6.0"),
+        # Contradicting the staff point earns nothing and takes nothing away.
+        ({"p1": "covered", "p3": "contradicted"}, 9.0, 5.5, "4.0"),
+        # Everything covered cannot support more than 10.
+        ({"p1": "covered", "p2": "covered", "p3": "covered", "p4": "covered"}, 10.0, 10.0, None),
+    ],
+    ids=["staff-missed", "core-missed", "staff-bonus", "staff-contradicted", "all"],
+)
+def test_the_consistency_cap_counts_only_required_points(
+    home, monkeypatch, statuses, score, expected, flagged
+):
+    from coach.grading.llm import LLMGrader
+
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    rubric = small_rubric()
+    quotes = {
+        "p1": "First I say point one.",
+        "p2": "Then I say point two.",
+        "p3": "Finally the bonus point three.",
+    }
+    args = grade_args(rubric, score, statuses, evidence={i: quotes.get(i, SMALL) for i in statuses})
+    fake = use(FakeChatModel(tool_reply(args)))
+
+    grade = LLMGrader(load_settings()).grade(rubric, SMALL)
+
+    assert grade.score == expected
+    assert {r.criterion_id: r.status for r in grade.criteria} == {
+        c.id: statuses.get(c.id, "missed") for c in rubric.criteria
+    }
+    if flagged is None:
+        assert grade.flags == []
+    else:
+        assert grade.flags == [
+            f"inconsistent: the model gave {score:.1f} but the points it found support about {flagged}; capped"
+        ]
+    user = fake.calls[0].messages[1][1]
+    assert "p3 | 1 | Point 3. [staff]" in user
+    assert "p1 | 2 | Point 1.\n" in user
+    assert "Points marked [staff] are a bonus" in fake.calls[0].messages[0][1]
 
 
 # --- prompt injection -----------------------------------------------------------------------------
@@ -370,7 +544,7 @@ def test_fooled_grader_is_capped_and_flagged_as_prompt_injection(coach, rubric):
         c.id: ("covered" if c.dimension else "missed") for c in rubric.criteria
     }
     support = supported(rubric, {c.id: "covered" for c in rubric.criteria if c.dimension})
-    assert grade.score == round(support + 1.5, 1) == 2.7
+    assert grade.score == round(support + 1.5, 1)
     assert grade.score <= 3.0
     assert grade.flags == [
         f"{len(content)} point(s) marked covered with evidence not found in the answer were set to missed",
@@ -379,7 +553,7 @@ def test_fooled_grader_is_capped_and_flagged_as_prompt_injection(coach, rubric):
     ]
     assert any(f.startswith("possible prompt injection") for f in grade.flags)
     attempt = coach.history.get(outcome.attempt_id)
-    assert attempt.status == "graded" and attempt.grade.score == 2.7
+    assert attempt.status == "graded" and attempt.grade.score == grade.score
     assert attempt.answer == answer
 
 
@@ -396,9 +570,10 @@ def test_fooled_grader_without_quotes_earns_no_content_credit(coach, rubric):
         "possible prompt injection: text addressed to the grader: “Ignore the rubric”"
         in grade.flags
     )
+    content = [c for c in rubric.criteria if not c.dimension]
     assert [r.status for r in grade.criteria if not r.criterion_id.startswith("dim-")] == [
         "missed"
-    ] * 9
+    ] * len(content)
     assert grade.score <= 3.0
 
 
@@ -513,3 +688,208 @@ def test_server_without_tools_falls_back_to_json_mode(coach, rubric, http):
     }
     assert coach.history.get(outcome.attempt_id).status == "graded"
     assert elapsed < 3
+    # The method found is remembered for this endpoint and model: the next grade asks in JSON mode at once.
+    assert cached_method(coach.settings) == "json"
+    again = coach.answer(QID, ANSWER)
+    assert again.grade is not None and again.grade.score == 4.0
+    assert route.call_count == 3
+    assert "tools" not in bodies[2] and bodies[2]["response_format"] == {"type": "json_object"}
+
+
+def test_after_doctor_each_grade_sends_exactly_one_request(coach, rubric, http, monkeypatch):
+    """A llama.cpp-style server without tool support answers a tool request with HTTP 500, which the
+    openai client retries twice. `coach doctor` finds JSON mode once; every grade then starts with it."""
+    clock = use_fake_clock(monkeypatch)
+    args = grade_args(rubric, 4.0, STATUSES, ANSWER, evidence=EVIDENCE)
+    bodies: list[dict] = []
+
+    def server(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        bodies.append(body)
+        if "tools" in body:
+            return httpx.Response(
+                500, json={"error": {"message": "tools param requires --jinja flag"}}
+            )
+        if body["messages"][1]["content"] == PING_USER:
+            return httpx.Response(
+                200, json=chat_completion(content='{"answer": 5, "word": "pong"}')
+            )
+        return httpx.Response(200, json=chat_completion(content=json.dumps(args)))
+
+    models = http.get(MODELS_URL).mock(
+        return_value=httpx.Response(
+            200, json={"object": "list", "data": [{"id": MODEL, "object": "model"}]}
+        )
+    )
+    route = http.post(CHAT_URL).mock(side_effect=server)
+
+    result = CliRunner().invoke(app, ["doctor", "--json"])
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["method"] == "json"
+    assert models.call_count == 1
+    # The 500 to the tool request was retried twice, then JSON mode worked.
+    assert ["tools" in b for b in bodies] == [True, True, True, False]
+    assert len(clock.sleeps) == 2
+    assert cached_method(coach.settings) == "json"
+
+    for n in range(1, 4):
+        outcome = coach.answer(QID, ANSWER)
+        assert outcome.error == "" and outcome.grade.score == 4.0
+        assert route.call_count == 4 + n  # exactly one request per grade
+        body = bodies[-1]
+        assert "tools" not in body and body["response_format"] == {"type": "json_object"}
+        assert body["messages"][2]["content"].startswith(SCHEMA_PROMPT)
+    assert len(clock.sleeps) == 2  # no retries after the doctor's
+
+
+def test_a_plain_500_outage_costs_only_the_clients_retries_whatever_the_cached_method(
+    coach, http, monkeypatch
+):
+    clock = use_fake_clock(monkeypatch)
+    remember_method(coach.settings, "json")
+    route = http.post(CHAT_URL).mock(
+        return_value=httpx.Response(500, json={"error": {"message": "out of memory"}})
+    )
+
+    outcome = coach.answer(QID, ANSWER)
+
+    assert outcome.error == "https://api.openai.com/v1 answered HTTP 500 after retries"
+    assert route.call_count == 3  # the openai client's three tries, no other method
+    assert all(
+        json.loads(c.request.content)["response_format"] == {"type": "json_object"}
+        for c in route.calls
+    )
+    assert len(clock.sleeps) == 2
+    # A failure of the server says nothing about which methods it supports.
+    assert cached_method(coach.settings) == "json"
+    assert coach.history.get(outcome.attempt_id).status == "pending"
+
+
+# --- the structured call and the plain-text call (coach.llm.structured) ---------------------------
+
+
+class Pair(BaseModel):
+    name: str
+    count: int
+
+
+@pytest.fixture
+def keyed(home, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    return load_settings()
+
+
+def test_json_mode_retry_is_told_the_error_after_the_schema(keyed):
+    remember_method(keyed, "json")
+    fake = use(
+        FakeChatModel(
+            text_reply('{"name": "x"}', input_tokens=10, output_tokens=2),
+            text_reply('{"name": "x", "count": 3}', input_tokens=12, output_tokens=4),
+        )
+    )
+
+    reply = call_structured(keyed, [("system", "S"), ("user", "U")], Pair, "submit_pair")
+
+    assert reply == StructuredReply(
+        value=Pair(name="x", count=3),
+        method="json",
+        usage=Usage(input_tokens=22, output_tokens=6),
+        model=MODEL,
+    )
+    schema = SCHEMA_PROMPT + json.dumps(Pair.model_json_schema())
+    first, second = fake.calls
+    assert first.messages == [("system", "S"), ("user", "U"), ("user", schema)]
+    assert second.messages == first.messages + [
+        (
+            "user",
+            (
+                "Your reply was not valid: the JSON did not validate (count: Field required). "
+                "Reply again with one JSON object that matches the schema."
+            ),
+        )
+    ]
+    assert first.response_format == second.response_format == {"type": "json_object"}
+    assert first.tools is None
+
+
+def test_a_chat_model_without_tools_goes_to_json_mode_without_a_request(keyed):
+    class NoTools:
+        def __init__(self):
+            self.bound: list[dict] = []
+
+        def bind(self, **kwargs):
+            self.bound.append(kwargs)
+            return self
+
+        def invoke(self, messages):
+            return text_reply('{"name": "y", "count": 1}')
+
+    model = NoTools()
+    llm.set_chat_model_factory(lambda settings: model)
+
+    reply = call_structured(keyed, [("user", "U")], Pair, "submit_pair", max_tokens=50)
+
+    assert (reply.value, reply.method) == (Pair(name="y", count=1), "json")
+    assert model.bound == [{"response_format": {"type": "json_object"}, "max_tokens": 50}]
+    assert cached_method(keyed) == "json"
+
+
+def test_a_bug_in_the_chat_model_is_not_disguised_as_an_endpoint_failure(keyed):
+    use(FakeChatModel(RuntimeError("boom")))
+
+    with pytest.raises(RuntimeError, match="boom"):
+        call_structured(keyed, [("user", "U")], Pair, "submit_pair")
+
+
+def test_no_llm_configured_is_an_llm_error(home):
+    with pytest.raises(
+        LLMError,
+        match="^no LLM configured: set OPENAI_API_KEY or OPENAI_BASE_URL, or grade offline$",
+    ) as info:
+        call_structured(load_settings(), [("user", "U")], Pair, "submit_pair")
+    assert info.value.kind == "config"
+
+
+def test_complete_text_is_one_plain_call_with_the_cap(keyed):
+    fake = use(FakeChatModel(text_reply("Start with position bias.\n\nThen round 3.")))
+
+    text = complete_text(keyed, [("system", "S"), ("user", "U")], max_tokens=300)
+
+    assert text == "Start with position bias.\n\nThen round 3."
+    (call,) = fake.calls
+    assert call.messages == [("system", "S"), ("user", "U")]
+    assert (call.tools, call.response_format, call.bound) == (None, None, {"max_tokens": 300})
+
+
+def test_complete_text_turns_an_endpoint_failure_into_llm_error(keyed):
+    use(FakeChatModel(openai.APIConnectionError(request=httpx.Request("POST", CHAT_URL))))
+
+    with pytest.raises(LLMError) as info:
+        complete_text(keyed, [("user", "U")])
+
+    assert str(info.value) == (
+        "cannot connect to https://api.openai.com/v1; check OPENAI_BASE_URL and that the server is running"
+    )
+    assert info.value.kind == "transport"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{"a": 1}', {"a": 1}),
+        ('Here it is:\n```json\n{"a": {"b": [1, 2]}}\n```\nDone.', {"a": {"b": [1, 2]}}),
+        ('{"a": "a } inside", "b": "say \\"hi\\" {"}', {"a": "a } inside", "b": 'say "hi" {'}),
+        ('{not json} then {"a": 2}', {"a": 2}),
+        ('{"a": "\\\\"} {"b": 1}', {"a": "\\"}),
+    ],
+    ids=["bare", "fenced", "braces-in-strings", "skips-invalid", "escaped-backslash"],
+)
+def test_first_json_object(text, expected):
+    assert first_json_object(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "no braces", '{"a": 1', "{oops}"])
+def test_first_json_object_without_one(text):
+    with pytest.raises(ValueError, match="no JSON object in the reply"):
+        first_json_object(text)

@@ -149,27 +149,25 @@ def test_doctor_finds_tool_calling(local_llm, ingested):
 
 
 def test_json_mode_reply_is_one_json_object(local_llm):
-    """The server honours response_format json_object (the grader's second method), and the cap
-    on the reply reaches it as `max_tokens`."""
+    """The server honours response_format json_object (the second structured-output method), and
+    the cap on the reply reaches it as `max_tokens`."""
     from coach.llm import doctor
-    from coach.llm.client import chat_model
+    from coach.llm.client import send
+    from coach.llm.structured import SCHEMA_PROMPT
 
-    settings = load_settings()
-    bound = chat_model(settings).bind(
-        response_format={"type": "json_object"}, **doctor.token_limit(settings, 256)
-    )
-    reply = bound.invoke(
-        [("system", doctor.PING_SYSTEM), ("user", doctor.PING_USER), doctor._schema_prompt()]
-    )
+    schema = SCHEMA_PROMPT + json.dumps(doctor.Ping.model_json_schema())
+    messages = [("system", doctor.PING_SYSTEM), ("user", doctor.PING_USER), ("user", schema)]
 
-    assert reply.response_metadata["finish_reason"] == "stop"
-    assert isinstance(json.loads(reply.content), dict)
-    assert 0 < reply.usage_metadata["output_tokens"] <= 256
+    reply = send(load_settings(), messages, json_mode=True, max_tokens=256)
+
+    assert reply.finish_reason == "stop"
+    assert isinstance(json.loads(reply.text), dict)
+    assert 0 < reply.usage.output_tokens <= 256
 
 
 def test_grade_through_the_local_server_is_schema_valid(local_llm, ingested, tmp_path):
     from coach.cli.app import app
-    from coach.storage.attempts import History
+    from coach.storage import Storage
 
     answer = tmp_path / "answer.md"
     answer.write_text(ANSWER, encoding="utf-8")
@@ -182,21 +180,21 @@ def test_grade_through_the_local_server_is_schema_valid(local_llm, ingested, tmp
     grade = Grade.model_validate(data)
     assert grade.grader == "llm"
     assert grade.model == ALIAS
-    assert grade.prompt_version == "grade.v1"
+    assert grade.prompt_version == "grade.v2"
     assert 0 <= grade.score <= 10
     # Token counts come from the server: the grade really went through it.
     assert grade.usage.input_tokens > 1000 and grade.usage.output_tokens > 0
     rubric_ids = [c.id for c in Coach().rubric(QID).criteria]
     assert [c.criterion_id for c in grade.criteria] == rubric_ids
-    assert {c.status for c in grade.criteria} <= {"covered", "partial", "missed"}
-    stored = History(ingested / "history.sqlite").get(attempt_id)
+    assert {c.status for c in grade.criteria} <= {"covered", "partial", "missed", "contradicted"}
+    stored = Storage.open(ingested / "history.sqlite").attempts.get(attempt_id)
     assert stored.status == "graded"
     assert stored.grade == grade
 
 
 class WithoutTools:
-    """A chat model with no `bind_tools`: the grader then asks in JSON mode, as it does for a
-    server that rejects tools."""
+    """A chat model with no `bind_tools`: the structured call then asks in JSON mode, as it does
+    for a server that rejects tools."""
 
     def __init__(self, model):
         self.model = model
@@ -229,9 +227,9 @@ def test_json_mode_grade_that_never_validates_is_left_pending_with_advice(local_
         outcome = coach.answer(QID, ANSWER)
         status = coach.history.get(outcome.attempt_id).status
     finally:
-        coach.history.close()
+        coach.close()
 
     assert outcome.grade is None
     assert status == "pending"
-    assert outcome.error.startswith("the model's grade was malformed twice (")
-    assert outcome.error.endswith("Try `coach regrade --pending`, or a stronger COACH_MODEL")
+    assert outcome.error.startswith("the model's grade was malformed twice: ")
+    assert outcome.error.endswith("; a stronger COACH_MODEL may help")

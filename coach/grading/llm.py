@@ -1,21 +1,33 @@
-"""The LLM grader: one call per grade, structured output by tool calling, then JSON mode, validated."""
+"""The LLM grader: one structured call per grade (coach.llm.structured), then checks that do not trust
+the model: every credited point must quote the answer, the score may not run far ahead of the points
+marked, and text addressed to the grader earns nothing."""
 
 from __future__ import annotations
 
-import json
 import re
+from collections.abc import Callable
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
+from coach.config import Settings, load_settings
 from coach.corpus.prompts import load_prompt
-from coach.errors import CoachError
 from coach.grading.injection import HIDDEN_CHARS, injection_findings, normalize, split_attack
+from coach.grading.offline import verdict as verdict_for
+from coach.llm.structured import LLMError, Message, call_structured
 from coach.models import Coverage, CriterionResult, Grade, Rubric, Usage
 
-PROMPT_NAME, PROMPT_VERSION = "grade", "v1"
-CONSISTENCY_MARGIN = 1.5  # points above what the marked coverage supports before the score is capped
-CREDIT = {"covered": 1.0, "partial": 0.5, "missed": 0.0}
-RANK = {"missed": 0, "partial": 1, "covered": 2}
+PROMPT_NAME, PROMPT_VERSION = "grade", "v2"
+GRADE_TOOL = "submit_grade"
+GRADE_TOOL_DESCRIPTION = "Submit the grade for the candidate's answer."
+CONSISTENCY_MARGIN = (
+    1.5  # points above what the marked coverage supports before the score is capped
+)
+# A contradicted point earns what a missed one earns: nothing.
+CREDIT: dict[str, float] = {"covered": 1.0, "partial": 0.5, "missed": 0.0, "contradicted": 0.0}
+RANK: dict[str, int] = {"contradicted": 0, "missed": 0, "partial": 1, "covered": 2}
+
+# verifier(rubric, text) -> {criterion_id: status}: an independent coverage check (the offline grader)
+Verifier = Callable[[Rubric, str], dict[str, str]]
 
 
 class CriterionVerdict(BaseModel):
@@ -37,142 +49,88 @@ class GradeReply(BaseModel):
     flags: list[str] = Field(default_factory=list)
 
 
-class GradeFormatError(CoachError):
-    """The model's reply never validated as a grade."""
-
-
-def first_json_object(text: str) -> dict:
-    """The first balanced {...} in a reply (models wrap JSON in prose or code fences)."""
-    start = text.find("{")
-    while start != -1:
-        depth, in_string, escaped = 0, False, False
-        for i in range(start, len(text)):
-            ch = text[i]
-            if in_string:
-                escaped = not escaped and ch == "\\"
-                if ch == '"' and not escaped:
-                    in_string = False
-                continue
-            if ch == '"':
-                in_string = True
-            elif ch == "{":
-                depth += 1
-            elif ch == "}":
-                depth -= 1
-                if depth == 0:
-                    try:
-                        return json.loads(text[start : i + 1])
-                    except json.JSONDecodeError:
-                        break
-        start = text.find("{", start + 1)
-    raise ValueError("no JSON object in the reply")
-
-
-def _tool_schema() -> dict:
-    return {
-        "type": "function",
-        "function": {
-            "name": "submit_grade",
-            "description": "Submit the grade for the candidate's answer.",
-            "parameters": GradeReply.model_json_schema(),
-        },
-    }
-
-
 def format_rubric(rubric: Rubric) -> str:
-    return "\n".join(f"{c.id} | {c.weight:g} | {c.text}" for c in rubric.criteria)
+    """One line per criterion, `id | weight | text`; bonus (staff-level) points are marked [staff]."""
+    return "\n".join(
+        f"{c.id} | {c.weight:g} | {c.text}" + (" [staff]" if c.level == "staff" else "")
+        for c in rubric.criteria
+    )
+
+
+def grade_messages(rubric: Rubric, answer: str, notes_text: str = "") -> list[Message]:
+    """The grade prompt (system, user) for an answer; the answer is fenced as data."""
+    # Drop invisible characters (the model would read what the candidate cannot see) and neutralise
+    # anything that could close the <answer> tag early.
+    visible = HIDDEN_CHARS.sub("", answer)
+    safe = re.sub(r"[<＜]\s*[/／]?\s*answer\s*[>＞]", "[tag removed]", visible, flags=re.IGNORECASE)
+    system, user = load_prompt(PROMPT_NAME, PROMPT_VERSION).render(
+        kind=rubric.kind,
+        question=rubric.question,
+        rubric=format_rubric(rubric),
+        notes=notes_text or "(none)",
+        answer=safe,
+    )
+    return [("system", system), ("user", user)]
+
+
+def supported_score(rubric: Rubric, results: list[CriterionResult]) -> float:
+    """The score the marked coverage supports, 0-10: credit over the weight of the required (core)
+    points. Staff points are a bonus: covering one adds to the credit, missing one costs nothing."""
+    level = {c.id: c.level for c in rubric.criteria}
+    required = sum(r.weight for r in results if level.get(r.criterion_id, "core") != "staff")
+    total = required or sum(r.weight for r in results) or 1.0
+    earned = sum(r.weight * CREDIT[r.status] for r in results)
+    return min(10.0, 10.0 * earned / total)
 
 
 class LLMGrader:
     name = "llm"
 
-    def __init__(self, model, model_name: str, notes_text: str = "", verifier=None):
-        """`verifier(rubric, text) -> {criterion_id: status}` is an independent coverage check (the
-        offline grader) used when the answer addresses the grader: then the model may not credit a
-        content point beyond what the answer *without that text* covers."""
-        self.model = model
-        self.model_name = model_name
-        self.notes_text = notes_text
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        verifier: Verifier | None = None,
+    ):
+        """`settings` say which endpoint and model grade (default: load them). `verifier(rubric, text)
+        -> {criterion_id: status}` is an independent coverage check (the offline grader) used when the
+        answer addresses the grader: then the model may not credit a content point beyond what the
+        answer *without that text* covers."""
+        self._settings = settings if isinstance(settings, Settings) else None
         self.verifier = verifier
-        self.prompt = load_prompt(PROMPT_NAME, PROMPT_VERSION)
-        self.mode = "tools"
 
-    def messages(self, rubric: Rubric, answer: str, notes_text: str | None = None) -> list[tuple[str, str]]:
-        # The answer is data: drop invisible characters (the model would read what the candidate
-        # cannot see) and neutralise anything that could close the <answer> tag early.
-        visible = HIDDEN_CHARS.sub("", answer)
-        safe = re.sub(r"[<＜]\s*[/／]?\s*answer\s*[>＞]", "[tag removed]", visible, flags=re.IGNORECASE)
-        system, user = self.prompt.render(
-            kind=rubric.kind,
-            question=rubric.question,
-            rubric=format_rubric(rubric),
-            notes=(notes_text if notes_text is not None else self.notes_text) or "(none)",
-            answer=safe,
-        )
-        return [("system", system), ("user", user)]
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings()
+        return self._settings
 
-    def grade(self, rubric: Rubric, answer: str, notes_text: str | None = None) -> Grade:
-        messages = self.messages(rubric, answer, notes_text)
-        usage = Usage()
-        reply, error = self._ask(messages, usage)
-        if reply is None:
-            # One retry, telling the model exactly what was wrong.
-            messages = messages + [
-                ("user", f"Your reply was not a valid grade: {error}. Call submit_grade again with valid fields.")
-            ]
-            reply, error = self._ask(messages, usage)
-        if reply is None:
-            raise GradeFormatError(
-                f"the model's grade was malformed twice ({error}); the answer is saved as pending. "
-                "Try `coach regrade --pending`, or a stronger COACH_MODEL"
+    @property
+    def model_name(self) -> str:
+        return self.settings.coach_model
+
+    def messages(self, rubric: Rubric, answer: str, notes_text: str = "") -> list[Message]:
+        return grade_messages(rubric, answer, notes_text)
+
+    def grade(self, rubric: Rubric, answer: str, notes_text: str = "") -> Grade:
+        """Grade `answer` against `rubric`. Raises LLMError when the endpoint fails or the model's
+        reply never validates as a grade (it is asked once more, with the validation error)."""
+        try:
+            reply = call_structured(
+                self.settings,
+                grade_messages(rubric, answer, notes_text),
+                GradeReply,
+                GRADE_TOOL,
+                description=GRADE_TOOL_DESCRIPTION,
             )
-        return self._to_grade(rubric, answer, reply, usage)
-
-    def _ask(self, messages, usage: Usage) -> tuple[GradeReply | None, str]:
-        import openai
-
-        try:
-            response = self._invoke(messages)
-        except openai.LengthFinishReasonError:
-            # A reply cut off at the token limit is malformed, not a transport failure.
-            return None, "the reply was cut off at the token limit"
-        meta = getattr(response, "usage_metadata", None) or {}
-        usage.input_tokens += int(meta.get("input_tokens", 0))
-        usage.output_tokens += int(meta.get("output_tokens", 0))
-        candidates = [call.get("args", {}) for call in getattr(response, "tool_calls", None) or []]
-        content = response.content if isinstance(response.content, str) else json.dumps(response.content)
-        if not candidates and content:
-            try:
-                candidates.append(first_json_object(content))
-            except ValueError:
-                return None, "no tool call and no JSON object in the reply"
-        if not candidates:
-            return None, "empty reply"
-        try:
-            return GradeReply.model_validate(candidates[0]), ""
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            return None, f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
-
-    def _invoke(self, messages):
-        """Tool calling first; if the server rejects tools, JSON mode with the schema in the prompt."""
-        import openai
-
-        if self.mode == "tools" and hasattr(self.model, "bind_tools"):
-            try:
-                return self.model.bind_tools([_tool_schema()], tool_choice="submit_grade").invoke(messages)
-            except (openai.BadRequestError, openai.UnprocessableEntityError):
-                self.mode = "json"
-            except openai.InternalServerError as exc:
-                # Some servers (llama.cpp) answer 500 to tools they cannot do. Any other 5xx has
-                # already been retried by the client: asking again in JSON mode would double the tries.
-                if not re.search(r"tool|function", str(exc), re.IGNORECASE):
-                    raise
-                self.mode = "json"
-        schema = json.dumps(GradeReply.model_json_schema())
-        extra = ("user", f"Reply with one JSON object only, matching this JSON schema: {schema}")
-        model = self.model.bind(response_format={"type": "json_object"}) if hasattr(self.model, "bind") else self.model
-        return model.invoke(list(messages) + [extra])
+        except LLMError as exc:
+            if exc.kind != "malformed":
+                raise
+            raise LLMError(
+                f"the model's grade was malformed twice: {exc.reason}; a stronger COACH_MODEL may help",
+                kind="malformed",
+                reason=exc.reason,
+            ) from None
+        return self._to_grade(rubric, answer, reply.value, reply.usage)
 
     def _to_grade(self, rubric: Rubric, answer: str, reply: GradeReply, usage: Usage) -> Grade:
         by_id = {c.criterion_id: c for c in reply.criteria}
@@ -182,21 +140,34 @@ class LLMGrader:
         plain_answer = _squash(normalize(clean))
         flags = list(reply.flags)
         results = []
-        unsupported = 0
+        unsupported = {"credited": 0, "contradicted": 0}
         for c in rubric.criteria:
             verdict = by_id.get(c.id)
             status, evidence = (verdict.status, verdict.evidence) if verdict else ("missed", "")
-            quote = _squash(normalize(evidence))
-            if status != "missed" and not c.dimension and (not quote or f" {quote} " not in f" {plain_answer} "):
-                # A quote that is not in the answer cannot support the point.
-                status, unsupported = "missed", unsupported + 1
-            if status != "missed" and not c.dimension and injection_findings(evidence):
-                status, unsupported = "missed", unsupported + 1
+            if status != "missed" and not c.dimension and not _quoted(evidence, plain_answer):
+                # A quote that is not in the answer (or that talks to the grader) cannot support the
+                # point, nor show that the candidate contradicted it.
+                unsupported["contradicted" if status == "contradicted" else "credited"] += 1
+                status = "missed"
             results.append(
-                CriterionResult(criterion_id=c.id, text=c.text, status=status, evidence=evidence, weight=c.weight)
+                CriterionResult(
+                    criterion_id=c.id,
+                    text=c.text,
+                    status=status,
+                    evidence=evidence,
+                    weight=c.weight,
+                )
             )
-        if unsupported:
-            flags.append(f"{unsupported} point(s) marked covered with evidence not found in the answer were set to missed")
+        if unsupported["credited"]:
+            flags.append(
+                f"{unsupported['credited']} point(s) marked covered with evidence not found in the answer "
+                "were set to missed"
+            )
+        if unsupported["contradicted"]:
+            flags.append(
+                f"{unsupported['contradicted']} point(s) marked contradicted with evidence not found in the "
+                "answer were set to missed"
+            )
         compromised = False
         if findings and self.verifier is not None:
             lowered = self._verify(rubric, clean, results)
@@ -209,8 +180,7 @@ class LLMGrader:
                     f"possible prompt injection: the model credited {lowered} point(s) that the answer "
                     "without the text addressed to the grader does not cover; only verified points count"
                 )
-        weights = sum(r.weight for r in results) or 1.0
-        supported = 10.0 * sum(r.weight * CREDIT[r.status] for r in results) / weights
+        supported = supported_score(rubric, results)
         score, verdict = reply.score, reply.verdict
         margin = 0.0 if compromised else CONSISTENCY_MARGIN
         if score > supported + margin:
@@ -219,7 +189,7 @@ class LLMGrader:
             )
             score = supported + margin
             # The model's verdict was written for the score it gave; say what the capped score means.
-            verdict = _verdict(score)
+            verdict = verdict_for(score)
         if findings:
             flags.extend(f"possible prompt injection: {f}" for f in findings)
         return Grade(
@@ -242,6 +212,7 @@ class LLMGrader:
         """Check the model's statuses against the independent coverage of the answer without the text
         addressed to the grader. If any content point is credited beyond it, every point (the general
         dimensions too) is lowered to it. Returns how many content points were over-credited."""
+        assert self.verifier is not None
         checked = self.verifier(rubric, clean) if clean.strip() else {}
         dimensions = {c.id for c in rubric.criteria if c.dimension}
 
@@ -256,10 +227,11 @@ class LLMGrader:
         return lowered
 
 
-def _verdict(score: float) -> str:
-    from coach.grading.offline import verdict
-
-    return verdict(score)
+def _quoted(evidence: str, plain_answer: str) -> bool:
+    """Whether the evidence is a quote of the answer (ignoring case and punctuation) and does not
+    itself address the grader."""
+    quote = _squash(normalize(evidence))
+    return bool(quote) and f" {quote} " in f" {plain_answer} " and not injection_findings(evidence)
 
 
 def _squash(text: str) -> str:
