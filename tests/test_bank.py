@@ -148,3 +148,83 @@ def test_parse_bank_never_raises_anything_but_coach_error():
             pass
 
     check()
+
+
+ACME_MD = """# Acme ML loop
+## Round 2
+- What is the bias-variance trade-off?
+- What is popularity bias in recommender systems and how would you correct it?
+- Explain the difference between L1 and L2 regularisation.
+  kind: technical
+  reference: L1 adds the sum of absolute weights and drives many weights to exactly zero.
+    L2 adds the sum of squared weights and shrinks all weights smoothly.
+## Round 3
+1. Tell me about a time you disagreed with your manager.
+"""
+
+
+def test_a_markdown_bank_is_parsed_exactly(tmp_path):
+    path = tmp_path / "acme.md"
+    path.write_text(ACME_MD)
+    parsed = load_bank_file(path, bank="acme")
+    assert [(q.id, q.round, q.kind, q.origin, q.source) for q in parsed.questions] == [
+        ("r2-bias-variance-trade-off", "2", "technical", "Acme ML loop", "own"),
+        ("r2-popularity-bias-recommender-systems-correct", "2", "technical", "Acme ML loop", "own"),
+        ("r2-difference-between-l1-l2-regularisation", "2", "technical", "Acme ML loop", "own"),
+        ("r3-disagreed-manager", "3", "behavioral", "Acme ML loop", "own"),
+    ]
+    assert parsed.questions[2].reference == (
+        "L1 adds the sum of absolute weights and drives many weights to exactly zero. "
+        "L2 adds the sum of squared weights and shrinks all weights smoothly."
+    )
+    # A user's own question is shown as written: no wording is appended to a bare topic.
+    bare = load_bank_file(_write(tmp_path, "t.md", "## Round 2\n- Position bias\n"), bank="t").questions[0]
+    assert bare.prompt == "Position bias"
+
+
+def _write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_an_unrecognised_file_gets_a_one_line_error_with_an_example(tmp_path):
+    with pytest.raises(CoachError) as err:
+        load_bank_file(_write(tmp_path, "list.md", "Round 2: Technical\n1. What is overfitting?\n"), bank="x")
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith(f"{tmp_path / 'list.md'}: no questions found; write a .md file like '## Round 2'")
+
+
+def test_import_reports_each_rubric_source_and_refuses_ungradable_questions(ingested, tmp_path):
+    from typer.testing import CliRunner
+
+    from coach.app import Coach
+    from coach.cli.app import app
+
+    path = _write(tmp_path, "acme.md", ACME_MD)
+    result = CliRunner().invoke(app, ["import", str(path)])
+    assert result.exit_code == 0, result.output
+    coach = Coach()
+    sources = {q.id: coach.rubric_source(q.id) for q in coach.questions if q.bank == "acme"}
+    assert {qid: (s.kind, s.note_ids, s.like) for qid, s in sources.items()} == {
+        "acme-r2-bias-variance-trade-off": ("none", [], ""),
+        "acme-r2-popularity-bias-recommender-systems-correct": ("borrowed", ["popularity-bias"], "r2-popularity-bias"),
+        "acme-r2-difference-between-l1-l2-regularisation": ("reference", [], ""),
+        "acme-r3-disagreed-manager": ("none", [], ""),
+    }
+    assert "2 question(s) have no rubric and cannot be graded" in result.output
+    assert "its reference answer" in result.output and "(similarity 0.78)" in result.output
+    # The bias-variance question is not graded against the bias notes: it is refused, nothing saved.
+    answer = _write(tmp_path, "a.md", "Bias is error from a too-simple model; variance is sensitivity to the sample.")
+    refused = CliRunner().invoke(app, ["grade", "acme-r2-bias-variance-trade-off", "-f", str(answer)])
+    assert refused.exit_code == 1
+    assert "has no rubric, so it cannot be graded" in refused.output
+    assert coach.history.list() == []
+    listed = CliRunner().invoke(app, ["questions", "--source", "acme"])
+    assert listed.output.count("acme-r") == 4
+    graded = CliRunner().invoke(app, ["grade", "acme-r2-difference-between-l1-l2-regularisation", "-f", str(answer), "--json"])
+    assert graded.exit_code == 0, graded.output
+    assert [c.source for c in coach.rubric("acme-r2-difference-between-l1-l2-regularisation").criteria if not c.dimension] == [
+        "reference", "reference"
+    ]

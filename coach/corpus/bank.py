@@ -243,12 +243,12 @@ def parse_bank(text: str, bank: str = "seed", name: str = "<bank>") -> ParsedBan
 
     top_sections = [c for c in doctree.children if isinstance(c, nodes.section)]
     if not top_sections:
-        raise CoachError(f"{name}: no titled section found; a bank starts with a title")
+        raise CoachError(f"{name}: no titled section found (the seed's reStructuredText layout); or {MARKDOWN_HINT}")
     for top in top_sections:
         company = _clean_title(top.next_node(nodes.title).astext())
         walk(top, _Context(origin=company, reported=True), depth=0)
     if not result.questions:
-        raise CoachError(f"{name}: no questions found (expected 'Round N' sections with lists)")
+        raise CoachError(f"{name}: no questions found in the seed's reStructuredText layout; or {MARKDOWN_HINT}")
     return result
 
 
@@ -273,6 +273,71 @@ def _tips_note(title: str, body: str, origin: str, bank: str) -> Note:
     )
 
 
+MARKDOWN_EXAMPLE = """# My ML loop
+## Round 2
+- What is the bias-variance trade-off?
+  kind: technical
+  reference: Bias is error from wrong assumptions; variance is sensitivity to the training sample...
+- Tell me about a time you disagreed with your manager."""
+MARKDOWN_HINT = (
+    "write a .md file like '## Round 2' then '- What is the bias-variance trade-off?' (optional indented "
+    "'kind: technical' and 'reference: ...' lines; `coach import --help` shows a full example)"
+)
+MARKDOWN_SUFFIXES = (".md", ".markdown")
+MD_ROUND_RE = re.compile(r"^##\s+(.+?)\s*$")
+MD_ITEM_RE = re.compile(r"^(?:[-*]|\d+[.)])\s+(.+)$")
+MD_FIELD_RE = re.compile(r"^\s+(?:[-*]\s+)?(kind|reference)\s*:\s*(.*)$", re.IGNORECASE)
+KINDS = ("technical", "system-design", "behavioral")
+
+
+def parse_markdown_bank(text: str, bank: str, name: str = "<bank>") -> ParsedBank:
+    """A simple markdown bank: `## Round N` (or `## Additional`) headings, one question per list item,
+    with optional indented `kind:` and `reference:` lines (the reference may continue on indented lines)."""
+    result = ParsedBank()
+    origin, round_, seen = bank, "", set()
+    current: Question | None = None
+    field = ""
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.startswith("# "):
+            origin = line[2:].strip() or bank
+            continue
+        heading = MD_ROUND_RE.match(line)
+        if heading:
+            round_, current = _round_of(heading.group(1)), None
+            if not round_:
+                raise CoachError(f"{name}: line {number}: a '## ' heading must name a round ('## Round 2' or '## Additional')")
+            continue
+        item = MD_ITEM_RE.match(line)
+        if item and round_:
+            question_text = " ".join(item.group(1).split())
+            prefix = "add" if round_ == "additional" else f"r{round_}"
+            base = qid = f"{prefix}-{slugify(question_text)}"
+            n = 2
+            while qid in seen:
+                qid, n = f"{base}-{n}", n + 1
+            seen.add(qid)
+            current = Question(id=qid, text=question_text, round=round_, source="own", origin=origin,
+                               category="General", kind=classify(question_text, ""), bank=bank)
+            result.questions.append(current)
+            field = ""
+            continue
+        attr = MD_FIELD_RE.match(line)
+        if attr and current is not None:
+            field, value = attr.group(1).lower(), attr.group(2).strip()
+            if field == "kind":
+                if value not in KINDS:
+                    raise CoachError(f"{name}: line {number}: kind must be one of {', '.join(KINDS)}, not {value!r}")
+                current.kind = value
+            else:
+                current.reference = value
+            continue
+        if line.startswith((" ", "\t")) and line.strip() and current is not None and field == "reference":
+            current.reference = f"{current.reference} {line.strip()}".strip()
+    if not result.questions:
+        raise CoachError(f"{name}: no questions found; {MARKDOWN_HINT}")
+    return result
+
+
 def load_bank_file(path: Path, bank: str) -> ParsedBank:
     """Read and parse one question-bank file, with one-line errors for unreadable input."""
     try:
@@ -292,6 +357,8 @@ def load_bank_file(path: Path, bank: str) -> ParsedBank:
         raise CoachError(f"{path}: not UTF-8 text (bad byte at offset {exc.start})") from None
     if "\x00" in text:
         raise CoachError(f"{path}: contains NUL bytes; not a text file")
+    if path.suffix.lower() in MARKDOWN_SUFFIXES:
+        return parse_markdown_bank(text, bank=bank, name=str(path))
     return parse_bank(text, bank=bank, name=str(path))
 
 

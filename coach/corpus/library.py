@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from coach.corpus.bank import ParsedBank, load_bank_file, shipped_bank
+from coach.corpus.bank import MARKDOWN_SUFFIXES, ParsedBank, load_bank_file, shipped_bank
 from coach.errors import CoachError
 from coach.models import Note, Question
 
+BANK_SUFFIXES = (".rst", ".md")
 BANK_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,30}$")
 
 
@@ -21,7 +22,7 @@ def imported_banks(home: Path) -> list[ParsedBank]:
     banks = []
     directory = banks_dir(home)
     if directory.is_dir():
-        for path in sorted(directory.glob("*.rst")):
+        for path in sorted(p for p in directory.iterdir() if p.suffix.lower() in BANK_SUFFIXES):
             banks.append(_prefixed(load_bank_file(path, bank=path.stem), path.stem))
     return banks
 
@@ -56,7 +57,11 @@ def import_bank(home: Path, source: Path, name: str | None = None) -> tuple[str,
     if not BANK_NAME_RE.match(name) or name == "seed":
         raise CoachError(f"bank name {name!r}: use 2-31 lowercase letters, digits or dashes (not 'seed')")
     parsed = _prefixed(load_bank_file(source, bank=name), name)
-    target = banks_dir(home) / f"{name}.rst"
+    suffix = ".md" if source.suffix.lower() in MARKDOWN_SUFFIXES else ".rst"
+    for old in banks_dir(home).glob(f"{name}.*"):
+        if old.suffix in BANK_SUFFIXES and old.suffix != suffix:
+            old.unlink()  # re-importing a bank in the other format replaces it
+    target = banks_dir(home) / f"{name}{suffix}"
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(source.read_bytes())

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from coach.corpus.bank import corpus_dir
+from coach.corpus.dimensions import DIMENSION_TEXT
 from coach.corpus.notes import parse_note
 from coach.errors import CoachError
 from coach.models import Question
@@ -21,7 +22,8 @@ REQUIRED_SECTIONS = [
     "Sources",
 ]
 DESIGN_SUBSECTIONS = ["Requirements", "Data", "Model", "Serving", "Evaluation", "Monitoring"]
-MIN_KEY_POINTS = 4
+MIN_KEY_POINTS = 4  # core points per question
+MAX_EXPECTS = 3  # expected points per follow-up probe
 POINT_WORDS = (8, 50)
 # A full stop followed by a capital letter inside a point means two sentences.
 TWO_SENTENCES = re.compile(r"[.!?]\s+[A-Z]")
@@ -75,19 +77,30 @@ def check_corpus(questions: list[Question], notes_dir: Path | None = None) -> Co
                 report.problems.append(f"{where}: unknown question id {qid!r}")
         if len(note.key_points) < MIN_KEY_POINTS:
             report.problems.append(f"{where}: {len(note.key_points)} key points; at least {MIN_KEY_POINTS}")
-        for i, point in enumerate(note.key_points, 1):
-            words = len(point.split())
+        for i, point in enumerate(note.points, 1):
+            words = len(point.text.split())
             if not POINT_WORDS[0] <= words <= POINT_WORDS[1]:
                 report.problems.append(f"{where}: key point {i} has {words} words ({POINT_WORDS[0]}-{POINT_WORDS[1]})")
-            if TWO_SENTENCES.search(point.rstrip(".")) or not point.endswith("."):
+            if TWO_SENTENCES.search(point.text.rstrip(".")) or not point.text.endswith("."):
                 report.problems.append(f"{where}: key point {i} is not one sentence ending with a period")
+            for qid in point.questions:
+                if qid not in note.questions:
+                    report.problems.append(f"{where}: key point {i} is tagged for {qid}, which the note does not serve")
+        for i, probe in enumerate(note.probe_items, 1):
+            if not 1 <= len(probe.expects) <= MAX_EXPECTS:
+                report.problems.append(f"{where}: probe {i} has {len(probe.expects)} expected points (1-{MAX_EXPECTS})")
+        for qid, keys in note.dimensions.items():
+            unknown = [k for k in keys if k not in DIMENSION_TEXT]
+            if qid not in note.questions or unknown:
+                report.problems.append(f"{where}: dimensions for {qid}: unknown question or keys {unknown}")
     report.notes = len(notes)
     for q in questions:
         serving = [n for n in notes if q.id in n.questions]
-        row = CoverageRow(q.id, q.kind, [n.id for n in serving], sum(len(n.key_points) for n in serving))
+        core = sum(1 for n in serving for p in n.points_for(q.id) if p.level == "core")
+        row = CoverageRow(q.id, q.kind, [n.id for n in serving], sum(len(n.points_for(q.id)) for n in serving))
         report.coverage.append(row)
         if q.bank == "seed" and not serving:
             report.problems.append(f"question {q.id} is not served by any note")
-        elif q.bank == "seed" and row.key_points < MIN_KEY_POINTS:
-            report.problems.append(f"question {q.id} has only {row.key_points} key points")
+        elif q.bank == "seed" and core < MIN_KEY_POINTS:
+            report.problems.append(f"question {q.id} has only {core} core key points (at least {MIN_KEY_POINTS})")
     return report

@@ -3,42 +3,28 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from typing import Literal
 
+from coach.corpus.dimensions import DIMENSION_TEXT, DIMENSIONS
 from coach.corpus.notes import bullets
+from coach.errors import CoachError
 from coach.models import Criterion, Kind, Note, Question, Rubric
 
 MAX_CONTENT_CRITERIA = 10
+BORROW_SIMILARITY = 0.65  # an imported question this close to a seed question is graded on its rubric
 SECONDARY_NOTE_WEIGHT = 0.7
-MIN_RETRIEVAL_SIMILARITY = 0.45
 
-DIMENSIONS: dict[str, list[tuple[str, str]]] = {
-    "technical": [
-        ("depth", "Depth and trade-offs: explains why, names alternatives and what each costs."),
-        ("evaluation", "Evaluation and metrics: says how success is measured offline and online."),
-        ("clarity", "Clarity: a structured answer that leads with the main idea."),
-    ],
-    "system-design": [
-        ("requirements", "Requirements: clarifies goals, scale, latency and constraints first."),
-        ("data", "Data: names the data, labels and features, and their pitfalls."),
-        ("modelling", "Modelling: chooses a model and justifies it against alternatives."),
-        ("serving", "Serving: covers online architecture, latency budget and cost."),
-        ("evaluation", "Evaluation: offline metrics plus an online A/B test with guardrails."),
-        ("monitoring", "Monitoring: drift, alerts, feedback loops and retraining."),
-    ],
-    "behavioral": [
-        ("star", "STAR structure: situation, task, actions and result in order."),
-        ("ownership", "Ownership: the candidate's own decisions and actions, in the first person."),
-        ("result", "Measurable result: a number, a metric or a concrete outcome."),
-        ("reflection", "Reflection: what they learned or would do differently."),
-    ],
-}
+STAFF_WEIGHT = 0.75
 DIMENSION_WEIGHT = 0.5
 
 
-def dimension_criteria(kind: Kind) -> list[Criterion]:
+def dimension_criteria(kind: Kind, keys: list[str] | None = None) -> list[Criterion]:
+    """The general dimensions: the note's choice for this question, else its kind's defaults."""
+    pairs = [(k, DIMENSION_TEXT[k]) for k in keys if k in DIMENSION_TEXT] if keys else DIMENSIONS[kind]
     return [
         Criterion(id=f"dim-{key}", text=text, weight=DIMENSION_WEIGHT, source="dimension", dimension=True)
-        for key, text in DIMENSIONS[kind]
+        for key, text in pairs
     ]
 
 
@@ -49,46 +35,45 @@ def _point_weight(index: int, count: int) -> float:
     return round(1.5 - 0.5 * index / (count - 1), 3)
 
 
-def choose_notes(question: Question, retrieved: list[tuple[str, float]], notes: dict[str, Note]) -> list[Note]:
-    """Notes that serve the question (in retrieval order), else the closest retrieved notes."""
-    rank = {note_id: i for i, (note_id, _) in enumerate(retrieved)}
-    owners = [n for n in notes.values() if question.id in n.questions and n.key_points]
-    if owners:
-        return sorted(owners, key=lambda n: (rank.get(n.id, len(rank)), n.id))
-    close = [
-        notes[note_id]
-        for note_id, similarity in retrieved
-        if similarity >= MIN_RETRIEVAL_SIMILARITY and note_id in notes and notes[note_id].key_points
-    ]
-    return close[:2]
-
-
-def from_notes(question: Question, chosen: list[Note]) -> Rubric:
+def from_notes(question: Question, chosen: list[Note], like: str | None = None) -> Rubric:
+    """Only the key points tagged for this question (or for the seed question `like`, whose rubric an
+    imported question borrows); staff points are a bonus (lower weight, level)."""
+    tagged_for = like or question.id
     criteria: list[Criterion] = []
     seen: set[str] = set()
     for rank, note in enumerate(chosen):
         factor = 1.0 if rank == 0 else SECONDARY_NOTE_WEIGHT
-        for i, point in enumerate(note.key_points):
-            key = point.lower().strip()
+        fitting = [(i, p) for i, p in enumerate(note.points) if p.fits(tagged_for)]
+        core = [(i, p) for i, p in fitting if p.level == "core"]
+        for order, (i, point) in enumerate(fitting):
+            key = point.text.lower().strip()
             if key in seen or len(criteria) >= MAX_CONTENT_CRITERIA:
                 continue
             seen.add(key)
+            if point.level == "staff":
+                weight = STAFF_WEIGHT
+            else:
+                weight = _point_weight([j for j, _ in core].index(i), len(core))
             criteria.append(
                 Criterion(
                     id=f"{note.id}/{i + 1}",
-                    text=point,
-                    weight=round(_point_weight(i, len(note.key_points)) * factor, 3),
+                    text=point.text,
+                    weight=round(weight * factor, 3),
                     source=note.id,
+                    level=point.level,
+                    says=point.says,
+                    wrong=point.wrong,
                 )
             )
     primary = chosen[0] if chosen else None
     outline = [re.sub(r"\s+", " ", s) for s in bullets(primary.sections.get("Strong answer outline", ""))] if primary else []
     mistakes = bullets(primary.sections.get("Common mistakes", "")) if primary else []
+    dims = primary.dimensions.get(tagged_for) if primary else None
     return Rubric(
         question_id=question.id,
         question=question.prompt,
         kind=question.kind,
-        criteria=criteria + dimension_criteria(question.kind),
+        criteria=criteria + dimension_criteria(question.kind, dims),
         note_ids=[n.id for n in chosen],
         outline=outline,
         mistakes=mistakes,
@@ -124,12 +109,53 @@ def from_reference(question_id: str, question: str, reference: str, kind: Kind =
     )
 
 
+@dataclass
+class RubricSource:
+    """Where a question's rubric comes from: its notes, a close seed question's notes, its reference
+    answer, or nothing (then it cannot be graded)."""
+
+    kind: Literal["notes", "borrowed", "reference", "none"]
+    note_ids: list[str]
+    like: str = ""  # the seed question whose rubric is borrowed
+    similarity: float | None = None
+
+    def describe(self) -> str:
+        if self.kind == "notes":
+            return f"notes {', '.join(self.note_ids)}"
+        if self.kind == "borrowed":
+            return f"notes {', '.join(self.note_ids)} via {self.like} (similarity {self.similarity:.2f})"
+        if self.kind == "reference":
+            return "its reference answer"
+        return "nothing: it cannot be graded until it has a reference answer or a note"
+
+
+def rubric_source(question: Question, store, notes: dict[str, Note]) -> RubricSource:
+    """Notes that serve the question; else the notes of a seed question close enough in meaning to be
+    the same question; else the question's reference answer; else none. Notes are never borrowed just
+    because they share a word ("bias-variance" is not "position bias")."""
+    owners = [n for n in notes.values() if question.id in n.questions and n.points_for(question.id)]
+    if owners:
+        return RubricSource("notes", [n.id for n in owners])
+    if question.bank != "seed":
+        for hit in store.query("questions", question.text, n=5, where={"bank": "seed"}):
+            like = hit.metadata.get("question_id", "")
+            served = [n for n in notes.values() if like in n.questions and n.points_for(like)]
+            if hit.similarity >= BORROW_SIMILARITY and served:
+                return RubricSource("borrowed", [n.id for n in served], like, hit.similarity)
+            break
+    if question.reference.strip():
+        return RubricSource("reference", [])
+    return RubricSource("none", [])
+
+
 def build_rubric(question: Question, store, notes: dict[str, Note]) -> Rubric:
-    """Retrieve notes for the question from the store and build its rubric."""
-    hits = store.query("notes", question.prompt, n=15)
-    retrieved: list[tuple[str, float]] = []
-    for hit in hits:
-        note_id = hit.metadata.get("note_id", "")
-        if note_id and note_id not in {n for n, _ in retrieved}:
-            retrieved.append((note_id, hit.similarity))
-    return from_notes(question, choose_notes(question, retrieved, notes))
+    """The rubric a question is graded against; an error when nothing can say what a good answer is."""
+    source = rubric_source(question, store, notes)
+    if source.kind in ("notes", "borrowed"):
+        return from_notes(question, [notes[n] for n in source.note_ids], like=source.like or None)
+    if source.kind == "reference":
+        return from_reference(question.id, question.prompt, question.reference, question.kind)
+    raise CoachError(
+        f"question {question.id} has no rubric: no reference note fits it and it has no reference answer; "
+        "add a reference answer to its bank file and import it again"
+    )
