@@ -9,12 +9,12 @@ from coach.cli.app import app
 from coach.coaching.compare import compare_attempts, sentence_changes
 from coach.errors import CoachError
 from coach.models import CriterionResult, Grade
-from coach.storage.attempts import History
+from coach.storage import Storage
 
 PB, MENTOR = "r2-position-bias", "r3-mentorship-growth"
 ANSWER_A = "Position bias means rank drives clicks. We fix it with IPW. That is all."
 ANSWER_B = (
-    "Position bias means rank drives clicks. We estimate propensities with random swaps and clip the IPW weights. "
+    "Position bias means rank drives clicks. We fix position bias with IPW and clip the weights. "
     "That is all. Then we check it online with an A/B test."
 )
 
@@ -40,7 +40,8 @@ def grade(score, statuses, grader="offline"):
 
 @pytest.fixture
 def history(home):
-    with History(home / "history.sqlite") as h:
+    with Storage.open(home / "history.sqlite") as storage:
+        h = storage.attempts
         a = h.add(PB, ANSWER_A)
         h.record_grade(
             a,
@@ -104,7 +105,7 @@ def test_changed_sentences_side_by_side(history):
         (
             "changed",
             "We fix it with IPW.",
-            "We estimate propensities with random swaps and clip the IPW weights.",
+            "We fix position bias with IPW and clip the weights.",
         ),
         ("added", "", "Then we check it online with an A/B test."),
     ]
@@ -116,7 +117,19 @@ def test_changed_sentences_side_by_side(history):
     [
         ("One. Two.", "One. Two.", [], 2),
         ("One. Two. Three.", "One. Three.", [("removed", "Two.", "")], 2),
-        ("One.", "Uno. Dos.", [("changed", "One.", "Uno."), ("added", "", "Dos.")], 0),
+        # Sentences are paired by meaning: a reworded one is a change, an unrelated one is not.
+        (
+            "We fix it with IPW.",
+            "We fix position bias with IPW.",
+            [("changed", "We fix it with IPW.", "We fix position bias with IPW.")],
+            0,
+        ),
+        (
+            "One.",
+            "Uno. Dos.",
+            [("removed", "One.", ""), ("added", "", "Uno."), ("added", "", "Dos.")],
+            0,
+        ),
         (
             "- first point\n- second point",
             "- first point\n- better point",
@@ -160,7 +173,7 @@ def test_cli_compare(history):
     assert "point pb/1 │ ✘ missed │ ✔ covered │ ▲ better" in out
     assert "point pb/2 │ ✔ covered │ ✘ missed │ ▼ worse" in out
     assert (
-        "│ We fix it with IPW. │ We estimate propensities with random swaps and clip"
+        "│ We fix it with IPW. │ We fix position bias with IPW and clip the weights."
         in result.output
     )
     assert "│ │ Then we check it online with an A/B test. │" in out

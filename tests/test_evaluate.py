@@ -60,23 +60,44 @@ def test_rescaling_and_extra_columns():
     assert rows[0].human == 4.0
 
 
-def test_eval_json_prints_one_object(home, tmp_path):
+def test_eval_json_prints_one_object_with_the_library_metrics(home, tmp_path):
+    from coach.app import Coach
+    from coach.coaching.evaluate import grade_rows, read_csv
+
     path = tmp_path / "tiny.csv"
+    reference = (
+        "It reweights clicks by the inverse of the examination propensity to remove position bias."
+    )
     path.write_text(
         HEADER
-        + '"What does IPW do?","It reweights clicks by the inverse of the examination propensity to remove position bias.","It weights each click by one over the propensity of its position, which removes position bias.",5,5\n'
-        + '"What does IPW do?","It reweights clicks by the inverse of the examination propensity to remove position bias.","I like pizza.",0,5\n'
-        + '"What does IPW do?","It reweights clicks by the inverse of the examination propensity to remove position bias.","",0,5\n',
+        + f'"What does IPW do?","{reference}","It weights each click by one over the propensity of its position, which removes position bias.",5,5\n'
+        + f'"What does IPW do?","{reference}","I like pizza.",0,5\n'
+        + f'"What does IPW do?","{reference}","",0,5\n',
         encoding="utf-8",
     )
     result = runner.invoke(app, ["eval", str(path), "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert set(data) >= {"n", "pearson", "spearman", "qwk", "rmse", "mae", "within_1", "wall_seconds"}
-    assert data["n"] == 3
+
+    rows = read_csv(path)
+    scores, paths, errors = grade_rows(Coach(), rows, "offline")
+    assert (paths, errors) == (["reference"] * 3, {})
+    assert scores[0] > scores[1] and scores[2] == 0.0  # an empty answer scores 0, it is not dropped
+    expected = agreement(scores, [r.human for r in rows])
+    assert {k: data[k] for k in expected} == pytest.approx(expected)
+    assert {
+        k: data[k] for k in ("grader", "rows", "failed", "failures", "graded_by_reference")
+    } == {
+        "grader": "offline",
+        "rows": 3,
+        "failed": 0,
+        "failures": [],
+        "graded_by_reference": 3,
+    }
+    assert data["wall_seconds"] >= 0
 
 
-def test_calibration_holdout_meets_adversarial_margin(home):
+def test_calibration_holdout_meets_adversarial_margin(ingested):
     """Every adversarial row on held-out questions scores well below that question's excellent answer."""
     from pathlib import Path
 
@@ -84,8 +105,18 @@ def test_calibration_holdout_meets_adversarial_margin(home):
     from coach.coaching.evaluate import grade_rows, read_csv
 
     path = Path(__file__).resolve().parent.parent / "corpus" / "calibration" / "calibration.csv"
-    rows = [r for r in read_csv(path) if r.split == "holdout"]
-    scores = grade_rows(Coach(), rows, "offline")
+    kinds = ("excellent", "injection", "keyword-stuffed", "off-topic")
+    rows = [r for r in read_csv(path) if r.split == "holdout" and r.label in kinds]
+    scores, _, errors = grade_rows(Coach(), rows, "offline")
+    assert errors == {}
     excellent = {r.question_id: s for r, s in zip(rows, scores) if r.label == "excellent"}
-    injection = [(r.question_id, s) for r, s in zip(rows, scores) if r.label in ("injection", "keyword-stuffed", "off-topic")]
-    assert all(excellent[q] - s >= 3 for q, s in injection), [(q, excellent[q], s) for q, s in injection]
+    adversarial = [
+        (r.question_id, r.label, s)
+        for r, s in zip(rows, scores)
+        if r.label in ("injection", "keyword-stuffed", "off-topic")
+    ]
+    # Six held-out questions, each with an excellent answer and the three adversarial kinds.
+    assert (len(excellent), len(adversarial)) == (6, 18)
+    assert [
+        (q, label, s, excellent[q]) for q, label, s in adversarial if excellent[q] - s < 3
+    ] == []
