@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 LOCAL_STAMP := $(VENV)/.installed-local
 
-.PHONY: install install-test practice test test-local lint bench clean
+.PHONY: install install-test practice test test-local lint bench vectors clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ test-local: $(LOCAL_STAMP)
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check coach tests bench
 	$(BIN)/ruff format --check coach tests bench
+
+# After editing notes or the question bank: recompute the shipped corpus vectors (tests fail until you do).
+vectors: $(STAMP)
+	$(BIN)/python scripts/build_vectors.py
 
 bench: $(TEST_STAMP)
 	$(BIN)/python bench/run.py

@@ -478,13 +478,13 @@ def worker_grade(params: dict) -> dict:
 
 def worker_prompt(params: dict) -> dict:
     from coach.app import Coach
-    from coach.grading.llm import LLMGrader, format_rubric
+    from coach.grading.llm import format_rubric, grade_messages
 
     coach = Coach()
     rubric = coach.rubric(QUESTION_ID)
     answer = params["answer"]
     excerpt = coach.notes_excerpt(rubric)
-    messages = LLMGrader(model=None, model_name="x").messages(rubric, answer, excerpt)
+    messages = grade_messages(rubric, answer, excerpt)
     chars = {role: len(text) for role, text in messages}
     return {
         "messages": len(messages),
@@ -938,7 +938,7 @@ class Bench:
             ["of which: question", data["question_chars"], ""],
         ]
         text = (
-            '`LLMGrader(model=None, model_name="x").messages(rubric, answer, '
+            "`grade_messages(rubric, answer, "
             f"coach.notes_excerpt(rubric))` for `{QUESTION_ID}`. **Tokens are estimated as "
             "characters / 4**, not counted with a tokenizer. The parts overlap the messages "
             "(they are inside the user message).\n\n"

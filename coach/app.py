@@ -3,26 +3,26 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 from functools import cached_property
 
+from coach.coaching import probes
 from coach.config import Settings, load_settings
 from coach.corpus.bank import find_question
 from coach.corpus.library import all_questions
 from coach.corpus.notes import load_notes
 from coach.errors import CoachError
-from coach.models import Attempt, Grade, Note, Question, Rubric
+from coach.grading.llm import LLMGrader
+from coach.grading.offline import OfflineGrader
+from coach.grading.rubric import RubricSource, build_rubric, rubric_source
+from coach.llm.client import redact
+from coach.models import Attempt, Grade, GradeOutcome, Note, Probe, Question, Rubric
+from coach.search.embeddings import offline_embedder
+from coach.search.ingest import ingest
+from coach.search.store import NOTES, QUESTIONS, Store
+from coach.storage import Attempts, Storage
 
 MAX_ANSWER_WORDS = 2000
 MAX_ANSWER_BYTES = 200_000
-
-
-@dataclass
-class GradeOutcome:
-    attempt_id: int
-    grade: Grade | None
-    error: str = ""
-    truncated: bool = False
 
 
 def check_answer(answer: str) -> str:
@@ -36,37 +36,6 @@ def check_answer(answer: str) -> str:
     if not answer.strip():
         raise CoachError("the answer is empty; type an answer (nothing was saved)")
     return answer.strip()
-
-
-def read_answer_file(path: str) -> str:
-    """Read an answer from a file path or '-' (stdin) as UTF-8, with one-line errors.
-
-    At most the size limit (plus one byte) is read, so a device or an endless pipe cannot hang it."""
-    import os
-    import sys
-
-    size = 0
-    try:
-        if path == "-":
-            raw = sys.stdin.buffer.read(MAX_ANSWER_BYTES + 1)
-        else:
-            with open(path, "rb") as handle:
-                size = os.fstat(handle.fileno()).st_size
-                raw = handle.read(MAX_ANSWER_BYTES + 1)
-    except IsADirectoryError:
-        raise CoachError(f"{path}: is a directory, not an answer file") from None
-    except FileNotFoundError:
-        raise CoachError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise CoachError(f"{path}: cannot read ({exc.strerror})") from None
-    if len(raw) > MAX_ANSWER_BYTES:
-        if size > MAX_ANSWER_BYTES:
-            raise CoachError(f"{path}: {size // 1000} KB; the limit is {MAX_ANSWER_BYTES // 1000} KB")
-        raise CoachError(f"{path}: more than {MAX_ANSWER_BYTES // 1000} KB; the limit is {MAX_ANSWER_BYTES // 1000} KB")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise CoachError(f"{path}: not UTF-8 text (bad byte at offset {exc.start})") from None
 
 
 def truncate_words(answer: str, limit: int = MAX_ANSWER_WORDS) -> tuple[str, bool]:
@@ -92,32 +61,37 @@ class Coach:
         return {n.id: n for n in load_notes()}
 
     @cached_property
-    def store(self):
-        from coach.search.store import Store
-
+    def store(self) -> Store:
         return Store(self.settings)
 
     @cached_property
-    def history(self):
-        from coach.storage.attempts import History
+    def storage(self) -> Storage:
+        return Storage.open(self.settings.history_path)
 
-        return History(self.settings.history_path)
+    @property
+    def history(self) -> Attempts:
+        """The attempts repository: every answer, saved before it is graded."""
+        return self.storage.attempts
+
+    def close(self) -> None:
+        if "storage" in self.__dict__:
+            self.storage.close()
+            del self.__dict__["storage"]
 
     def question(self, question_id: str) -> Question:
         return find_question(self.questions, question_id)
 
     # --- store ---------------------------------------------------------------------------------
-    def ensure_ingested(self) -> None:
-        from coach.search.store import NOTES
+    def store_ready(self) -> bool:
+        """True once the vector store holds the corpus (a new COACH_HOME starts empty)."""
+        return self.store.count(NOTES) > 0
 
-        if self.store.count(NOTES) == 0:
-            from coach.search.ingest import ingest
-
-            ingest(self.settings, self.store)
+    def ensure_ingested(self, progress=None) -> None:
+        """Fill an empty store with the corpus (a few seconds: the shipped corpus's vectors are prebuilt)."""
+        if not self.store_ready():
+            ingest(self.settings, self.store, progress=progress)
 
     def search(self, text: str, n: int = 5) -> list[tuple[Question, float]]:
-        from coach.search.store import QUESTIONS
-
         self.ensure_ingested()
         by_id = {q.id: q for q in self.questions}
         return [
@@ -127,9 +101,13 @@ class Coach:
         ]
 
     # --- rubric and grading --------------------------------------------------------------------
-    def rubric(self, question_id: str) -> Rubric:
-        from coach.grading.rubric import build_rubric
+    def rubric_source(self, question_id: str) -> RubricSource:
+        """Where the question's rubric comes from (notes, a close seed question, a reference answer, none)."""
+        question = self.question(question_id)
+        self.ensure_ingested()
+        return rubric_source(question, self.store, self.notes)
 
+    def rubric(self, question_id: str) -> Rubric:
         question = self.question(question_id)
         self.ensure_ingested()
         return build_rubric(question, self.store, self.notes)
@@ -154,16 +132,8 @@ class Coach:
         text, truncated = truncate_words(answer)
         name = self.grader_name(grader)
         if name == "llm":
-            from coach.grading.llm import LLMGrader
-            from coach.llm.client import chat_model
-
-            graded = LLMGrader(
-                chat_model(self.settings), self.settings.coach_model, verifier=self.offline_coverage
-            ).grade(rubric, text, self.notes_excerpt(rubric))
+            graded = LLMGrader(self.settings, verifier=self.offline_coverage).grade(rubric, text, self.notes_excerpt(rubric))
         else:
-            from coach.grading.offline import OfflineGrader
-            from coach.search.embeddings import offline_embedder
-
             graded = OfflineGrader(offline_embedder()).grade(rubric, text)
         if truncated:
             graded.flags.insert(0, f"graded on the first {MAX_ANSWER_WORDS} words of a longer answer")
@@ -171,8 +141,6 @@ class Coach:
 
     def offline_coverage(self, rubric: Rubric, text: str) -> dict[str, str]:
         """Each criterion's status by the offline grader: the LLM grader's independent check."""
-        from coach.grading.offline import OfflineGrader
-        from coach.search.embeddings import offline_embedder
 
         key = (rubric.question_id, rubric.kind, tuple((c.id, c.text, c.weight) for c in rubric.criteria), text)
         cache = self.__dict__.setdefault("_coverage_cache", {})
@@ -183,31 +151,62 @@ class Coach:
             cache[key] = {r.criterion_id: r.status for r in grade.criteria}
         return dict(cache[key])
 
+    # --- the one pipeline: save -> grade -> fall back -> record ---------------------------------
+    def require_rubric(self, question_id: str) -> None:
+        """Refuse, before anything is typed or saved, a question nothing can grade."""
+        if self.question(question_id).bank != "seed" and self.rubric_source(question_id).kind == "none":
+            raise CoachError(
+                f"question {question_id} has no rubric, so it cannot be graded: add a 'reference:' answer "
+                "under it in its bank file and import the bank again"
+            )
+
+    def save_answer(self, question_id: str, answer: str, parent_id: int | None = None) -> int:
+        """Check and store an answer as pending (committed before any grading); returns its id."""
+        answer = check_answer(answer)
+        if parent_id is None:
+            self.require_rubric(question_id)
+        return self.history.add(question_id, answer, parent_id=parent_id)
+
     def answer(
         self, question_id: str, answer: str, grader: str | None = None, parent_id: int | None = None
     ) -> GradeOutcome:
         """Save the answer, then grade it; a failed grade leaves it pending and re-gradable."""
+        return self.grade_attempt(self.save_answer(question_id, answer, parent_id), grader)
+
+    def answer_probe(self, probe: Probe, answer: str, grader: str | None = None) -> GradeOutcome:
+        """Save a probe's answer in its thread (parent = the root attempt), then grade it."""
         answer = check_answer(answer)
-        self.question(question_id)
-        attempt_id = self.history.add(question_id, answer, parent_id=parent_id)
-        return self._grade_attempt(attempt_id, question_id, answer, grader)
+        if probe.attempt_id is not None:
+            raise CoachError(f"probe {probe.id} is already answered (attempt {probe.attempt_id})")
+        root = self.history.get(probe.root_id)
+        attempt_id = self.history.add(root.question_id, answer, parent_id=root.id)
+        probes.record_answer(self, probe, attempt_id)
+        return self.grade_attempt(attempt_id, grader)
 
-    def _grade_attempt(self, attempt_id: int, question_id: str, answer: str, grader: str | None) -> GradeOutcome:
-        """Grade a saved attempt. Whatever goes wrong, the attempt stays pending with the reason."""
-        _, truncated = truncate_words(answer)
+    def rubric_for_attempt(self, attempt: Attempt) -> Rubric:
+        """A probe's answer is graded on the points its probe targets; any other on its question's rubric."""
+        return probes.probe_rubric(self, attempt.id) or self.rubric(attempt.question_id)
+
+    def grade_attempt(self, attempt_id: int, grader: str | None = None) -> GradeOutcome:
+        """Grade a saved attempt and record the result. Whatever goes wrong, it stays pending with the
+        reason (redacted): a grader error, a failed fallback, or Ctrl-C (which is re-raised)."""
+        attempt = self.history.get(attempt_id)
+        _, truncated = truncate_words(attempt.answer)
         try:
-            from coach.coaching.probes import probe_rubric
-
-            # A probe's answer is graded on the points its probe targets, not the whole rubric.
-            rubric = probe_rubric(self, attempt_id) or self.rubric(question_id)
-            graded = self._grade_with_fallback(rubric, answer, grader)
+            rubric = self.rubric_for_attempt(attempt)
+            graded = self._grade_with_fallback(rubric, attempt.answer, grader)
         except CoachError as exc:
             return self._failed(attempt_id, str(exc), truncated)
         except KeyboardInterrupt:
             self._failed(attempt_id, "interrupted before the grade finished", truncated)
             raise
+        except Exception as exc:
+            # A bug, not the user's fault: the answer is kept (pending, with the reason) and the
+            # error is raised so it is seen and reported rather than disguised as an endpoint failure.
+            self._failed(attempt_id, f"internal error while grading ({type(exc).__name__})", truncated)
+            raise
         self.history.record_grade(attempt_id, graded)
-        return GradeOutcome(attempt_id, graded, "", truncated)
+        return GradeOutcome(attempt_id=attempt_id, grade=graded, truncated=truncated)
 
     def _grade_with_fallback(self, rubric: Rubric, answer: str, grader: str | None) -> Grade:
         """The grade, or an offline one when the LLM fails and COACH_FALLBACK=offline; else CoachError."""
@@ -215,16 +214,9 @@ class Coach:
         try:
             return self.grade_rubric(rubric, answer, grader)
         except CoachError as exc:
+            if not llm or self.settings.coach_fallback != "offline":
+                raise
             message = str(exc)
-        except Exception as exc:
-            if llm:
-                from coach.llm.client import describe_failure
-
-                message = describe_failure(exc, self.settings)
-            else:  # a bug, not the user's fault: keep the answer pending and say what broke
-                message = f"grading failed ({type(exc).__name__}); the answer is kept as pending"
-        if not llm or self.settings.coach_fallback != "offline":
-            raise CoachError(message)
         try:
             graded = self.grade_rubric(rubric, answer, "offline")
         except CoachError as exc:
@@ -235,19 +227,14 @@ class Coach:
     def _failed(self, attempt_id: int, message: str, truncated: bool) -> GradeOutcome:
         message = self._redact(message)
         self.history.record_failure(attempt_id, message)
-        return GradeOutcome(attempt_id, None, message, truncated)
+        return GradeOutcome(attempt_id=attempt_id, grade=None, error=message, truncated=truncated)
 
     def _redact(self, text: str) -> str:
-        from coach.llm.client import redact
-
         return redact(" ".join(text.split()), self.settings)
 
     def regrade(self, attempt_ids: list[int], grader: str | None = None) -> list[GradeOutcome]:
-        outcomes = []
-        for attempt_id in attempt_ids:
-            attempt = self.history.get(attempt_id)
-            outcomes.append(self._grade_attempt(attempt.id, attempt.question_id, attempt.answer, grader))
-        return outcomes
+        """Grade saved attempts again (pending ones, or any), through the same pipeline."""
+        return [self.grade_attempt(attempt_id, grader) for attempt_id in attempt_ids]
 
     # --- choosing what to practise -------------------------------------------------------------
     def pick_question(
@@ -259,8 +246,10 @@ class Coach:
     ) -> Question:
         """A question matching the filters, preferring ones never attempted, then the lowest scored."""
         pool = filter_questions(self.questions, round_=round_, kind=kind, topic=topic, notes=self.notes)
+        # An imported question with no rubric cannot be graded: never offer it (its answer would be lost).
+        pool = [q for q in pool if q.bank == "seed" or self.rubric_source(q.id).kind != "none"]
         if not pool:
-            raise CoachError("no question matches those filters; see `coach questions`")
+            raise CoachError("no gradable question matches those filters; see `coach questions`")
         attempts = self.history.list()
         best: dict[str, float] = {}
         for a in attempts:
@@ -274,9 +263,6 @@ class Coach:
             openers = [q for q in fresh if not q.follows or q.follows in tried] or fresh
             return rng.choice(openers)
         return min(pool, key=lambda q: (best.get(q.id, 0.0), q.id))
-
-    def attempt(self, attempt_id: int) -> Attempt:
-        return self.history.get(attempt_id)
 
 
 def filter_questions(
@@ -294,7 +280,7 @@ def filter_questions(
             continue
         if kind and q.kind != kind:
             continue
-        if source and source.lower() not in (q.source.lower(), q.origin.lower()):
+        if source and source.lower() not in (q.source.lower(), q.origin.lower(), q.bank.lower()):
             continue
         if topic:
             t = topic.lower()

@@ -9,8 +9,8 @@ from pydantic import BaseModel, Field
 
 Kind = Literal["technical", "system-design", "behavioral"]
 NoteKind = Literal["technical", "system-design", "behavioral", "general"]
-Coverage = Literal["covered", "partial", "missed"]
-Status = Literal["pending", "graded", "failed"]
+Coverage = Literal["covered", "partial", "missed", "contradicted"]
+Status = Literal["pending", "graded"]
 
 
 class Question(BaseModel):
@@ -25,11 +25,14 @@ class Question(BaseModel):
     kind: Kind
     follows: str | None = None  # id of the question this one is a follow-up to
     bank: str = "seed"
+    reference: str = ""  # a reference answer from the bank file: the rubric when no note fits
+
 
     @property
     def prompt(self) -> str:
-        """The text shown to the candidate; bare topics are expanded into a question."""
-        if self.text.rstrip().endswith("?") or len(self.text.split()) > 6:
+        """The text shown to the candidate; the seed's bare topics are expanded into a question (the
+        loop reported them as topics); a user's own questions are shown exactly as written."""
+        if self.bank != "seed" or self.text.rstrip().endswith("?") or len(self.text.split()) > 6:
             return self.text
         return (
             f"{self.text}: what is it, why does it matter for a marketplace's recommendations, "
@@ -105,6 +108,9 @@ class Criterion(BaseModel):
     weight: float
     source: str  # note id, "reference" or "dimension"
     dimension: bool = False  # a general quality dimension rather than a content point
+    level: Level = "core"  # "staff" points are a bonus: covering them helps, missing them does not hurt
+    says: list[str] = Field(default_factory=list)  # correct phrasings: matched like the point itself
+    wrong: list[WrongClaim] = Field(default_factory=list)  # wrong claims: matching one contradicts the point
 
 
 class Rubric(BaseModel):
@@ -165,3 +171,34 @@ class Attempt(BaseModel):
     grade: Grade | None = None
     error: str = ""
     parent_id: int | None = None
+
+
+class GradeOutcome(BaseModel):
+    """What grading a saved attempt gave: the grade, or why it is still pending."""
+
+    attempt_id: int
+    grade: Grade | None
+    error: str = ""
+    truncated: bool = False
+
+
+ProbeKind = Literal["missed", "claim"]
+ProbeStatus = Literal["planned", "asked", "answered", "skipped"]
+
+
+class Probe(BaseModel):
+    """One follow-up question in the thread of a root attempt."""
+
+    id: int | None = None
+    root_id: int
+    text: str
+    kind: ProbeKind
+    targets: list[Criterion]  # the rubric points its answer is graded against
+    quote: str = ""  # the candidate's words a claim probe quotes
+    source: str = ""  # "note:<id>", "dimension", "template" or "llm"
+    status: ProbeStatus = "planned"
+    attempt_id: int | None = None
+
+    @property
+    def target_ids(self) -> list[str]:
+        return [c.id for c in self.targets]

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from coach.cli.app import app
 from coach.models import Grade
-from coach.storage.attempts import History
+from coach.storage import Storage
 
 QID = "r2-position-bias"
 GOOD = "Position bias means items shown higher get more clicks because of where they are shown."
@@ -95,9 +95,16 @@ CASES = [
     ("unknown-attempt-forget", lambda ctx: ["forget", "999"], 1, "no attempt 999"),
     ("attempt-not-a-number", lambda ctx: ["show", "three"], 2, "Invalid value for 'attempt_id': Input should be a valid integer"),
     ("negative-limit", lambda ctx: ["history", "--limit", "-3"], 2, "Invalid value for '--limit': Input should be greater than or equal to 1"),
-    ("bad-grader", lambda ctx: ["grade", QID, "-f", ctx.file(GOOD.encode()), "--grader", "gpt"], 1, "--grader must be"),
-    pytest.param("mock-negative-minutes", lambda ctx: ["mock", "--round", "2", "--minutes", "-5"], 1, "minutes", id="mock-negative-minutes"),
-    pytest.param("mock-absurd-minutes", lambda ctx: ["mock", "--round", "2", "--minutes", "100000"], 1, "minutes", id="mock-absurd-minutes"),
+    ("bad-grader", lambda ctx: ["grade", QID, "-f", ctx.file(GOOD.encode()), "--grader", "gpt"], 2, "'gpt' is not one of 'offline', 'llm'"),
+    ("mock-negative-minutes", lambda ctx: ["mock", "--round", "2", "--minutes", "-5"], 2, "Invalid value for '--minutes'"),
+    ("mock-absurd-minutes", lambda ctx: ["mock", "--round", "2", "--minutes", "100000"], 2, "Invalid value for '--minutes'"),
+    ("mock-too-many-questions", lambda ctx: ["mock", "--round", "2", "--questions", "11"], 2, "Invalid value for '--questions'"),
+    ("unknown-round", lambda ctx: ["questions", "--round", "9"], 2, "'9' is not one of '2', '3', '4', 'additional'"),
+    ("unknown-kind", lambda ctx: ["practice", "--kind", "trivia"], 2, "'trivia' is not one of 'technical', 'system-design', 'behavioral'"),
+    ("probe-count-out-of-range", lambda ctx: ["probe", "1", "--count", "4"], 2, "Invalid value for '--count'"),
+    ("plan-zero-hours", lambda ctx: ["plan", "--interview-date", "2030-01-01", "--hours-per-day", "0"], 2, "Invalid value for '--hours-per-day'"),
+    ("mock-resume-with-round", lambda ctx: ["mock", "--resume", "--round", "2"], 1, "--resume continues the last round"),
+    ("import-no-questions-markdown", lambda ctx: ["import", ctx.file(b"# Acme\nJust prose.\n", "empty.md")], 1, "empty.md: no questions found; write a .md file like '## Round 2'"),
     (
         "malformed-env",
         with_env(lambda ctx: ctx.env_file("COACH_GRADER=offline\nthis is not an env line\n"), lambda ctx: ["history"]),
@@ -167,17 +174,17 @@ CASES = [
 
 def seed(home: Path) -> list[dict]:
     """Two attempts already in history: one graded, one pending. Returns their stored form."""
-    with History(home / "history.sqlite") as h:
-        graded = h.add(QID, "A seeded answer about position bias and clicks.")
-        h.record_grade(graded, Grade(score=5.5, verdict="Partial.", criteria=[], grader="offline"))
-        pending = h.add(QID, "A seeded answer that is still pending.")
-        h.record_failure(pending, "earlier failure")
+    with Storage.open(home / "history.sqlite") as storage:
+        graded = storage.attempts.add(QID, "A seeded answer about position bias and clicks.")
+        storage.attempts.record_grade(graded, Grade(score=5.5, verdict="Partial.", criteria=[], grader="offline"))
+        pending = storage.attempts.add(QID, "A seeded answer that is still pending.")
+        storage.attempts.record_failure(pending, "earlier failure")
     return stored(home, 2)
 
 
 def stored(home: Path, upto: int) -> list[dict]:
-    with History(home / "history.sqlite") as h:
-        return [a.model_dump() for a in sorted(h.list(), key=lambda a: a.id) if a.id <= upto]
+    with Storage.open(home / "history.sqlite") as storage:
+        return [a.model_dump() for a in sorted(storage.attempts.list(), key=lambda a: a.id) if a.id <= upto]
 
 
 @pytest.mark.parametrize(
@@ -214,8 +221,8 @@ def test_bad_input_gives_one_line_and_keeps_history(home, tmp_path, monkeypatch,
 def test_a_damaged_grade_row_does_not_hide_the_rest(home):
     """One unreadable stored grade: history and show still work, and say how to recover."""
     before = seed(home)
-    with History(home / "history.sqlite") as h:
-        h.db.execute("UPDATE attempts SET grade_json = '{not json' WHERE id = 1")
+    with Storage.open(home / "history.sqlite") as storage:
+        storage.database.connection.execute("UPDATE attempts SET grade_json = '{not json' WHERE id = 1")
     runner = CliRunner()
 
     listing = runner.invoke(app, ["history"])

@@ -22,7 +22,6 @@ from coach.coaching.mock import (
     check_options,
     choose_questions,
     kind_quotas,
-    load_session,
     open_round,
     round_info,
     run_round,
@@ -30,12 +29,11 @@ from coach.coaching.mock import (
     start_session,
     verdict_for,
 )
-from coach.coaching.probes import load_probes
 from coach.errors import CoachError
 from coach.export.scorecard import mean_text, to_markdown, write_report
 from coach.llm import client as llm
 from coach.models import Criterion
-from coach.storage.attempts import History
+from coach.storage import Storage
 
 runner = CliRunner()
 
@@ -92,7 +90,7 @@ def coach(ingested):
     c = Coach()
     yield c
     llm.set_chat_model_factory(None)
-    c.history.close()
+    c.close()
 
 
 # --- choosing the questions --------------------------------------------------------------------
@@ -144,10 +142,10 @@ def test_questions_mix_kinds_skip_follow_ups_and_prefer_new_ones(home):
 @pytest.mark.parametrize(
     "minutes, questions, message",
     [
-        (0, 4, "--minutes must be between 1 and 180, not 0"),
-        (181, 4, "--minutes must be between 1 and 180, not 181"),
-        (45, 0, "--questions must be between 1 and 10, not 0"),
-        (45, 11, "--questions must be between 1 and 10, not 11"),
+        (0, 4, "a round lasts 1 to 180 minutes, not 0"),
+        (181, 4, "a round lasts 1 to 180 minutes, not 181"),
+        (45, 0, "a round has 1 to 10 questions, not 0"),
+        (45, 11, "a round has 1 to 10 questions, not 11"),
     ],
 )
 def test_options_are_checked(minutes, questions, message):
@@ -159,13 +157,13 @@ def test_options_are_checked(minutes, questions, message):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (("2", None, None, True), "--resume continues the last round as it was"),
-        ((None, None, None, False), "give --round N (2, 3, 4 or additional), or --resume"),
+        (("2", None, None, True), "resuming continues the last round as it was"),
+        ((None, None, None, False), "choose a round (2, 3, 4 or additional), or resume the last one"),
         ((None, None, None, True), "no unfinished mock round to resume"),
         (("9", None, None, False), "no questions in round '9'; rounds are 2, 3, 4, additional"),
         (
             ("additional", 30, 9, False),
-            "round additional has 8 questions; ask for --questions 8 or fewer",
+            "round additional has 8 questions; ask for 8 or fewer",
         ),
     ],
 )
@@ -173,7 +171,7 @@ def test_round_choice_errors(home, args, message):
     c = Coach()
     with pytest.raises(CoachError, match=message.replace("(", r"\(").replace(")", r"\)")):
         open_round(c, *args)
-    c.history.close()
+    c.close()
 
 
 # --- a whole round, offline ------------------------------------------------------------------------
@@ -209,7 +207,7 @@ def test_round_scorecard_figures_are_the_stored_grades(coach, tmp_path):
     # The same card from storage alone, and in the exported report.
     other = Coach()
     assert scorecard(other, session.id) == card
-    other.history.close()
+    other.close()
     markdown = to_markdown(card)
     for row in card.questions:
         probes = ", ".join(f"{s:.1f}" for s in row.probe_scores)
@@ -223,7 +221,7 @@ def test_round_scorecard_figures_are_the_stored_grades(coach, tmp_path):
 
 def test_skipped_questions_score_zero_and_overtime_is_marked(coach):
     session = start_session(coach, "2", minutes=1, questions=2, seed=3)
-    ui = ScriptedUI(":skip", ANSWER, ":skip", ":skip")
+    ui = ScriptedUI(":skip", ANSWER)
 
     card = run_round(coach, session, ui, clock=ticking(45)).card
 
@@ -235,13 +233,12 @@ def test_skipped_questions_score_zero_and_overtime_is_marked(coach):
         None,
     )
     assert (second.status, second.probe_scores) == ("graded", [])
-    assert [p.status for p in load_probes(coach.history.db, second.attempt_id)] == [
-        "skipped",
-        "skipped",
-    ]
+    # Its time was up when it was answered, so the round moved on without its follow-ups.
+    assert coach.storage.probes.for_root(second.attempt_id) == []
+    assert "time is up for this question: moving on without its follow-ups" in ui.notices
     assert card.mean == round(second.score / 2, 2) and card.lowest == 0.0
     assert card.verdict == verdict_for(card.mean, 0.0, Bar(7.0, 4.0))
-    assert (first.seconds_used, second.seconds_used, first.seconds_allowed) == (45.0, 135.0, 30.0)
+    assert (first.seconds_used, second.seconds_used, first.seconds_allowed) == (45.0, 45.0, 30.0)
     assert first.overtime and second.overtime
     assert (
         f"2 question(s) ran over their time ({first.question_id}, {second.question_id})"
@@ -261,7 +258,7 @@ def test_ctrl_c_during_a_probe_then_resume_in_a_new_process(coach):
     with pytest.raises(KeyboardInterrupt):
         run_round(coach, session, first_ui, clock=ticking(10))
 
-    saved = load_session(coach.history.db, session.id)
+    saved = coach.storage.rounds.get(session.id)
     assert saved.state == "interrupted"
     assert [(i.status, i.seconds_used) for i in saved.items] == [("answered", 30.0), ("open", 0.0)]
     interrupted_probe = first_ui.turns[-1].probe.text
@@ -285,7 +282,7 @@ def test_ctrl_c_during_a_probe_then_resume_in_a_new_process(coach):
     assert len(other.history.list()) == 6
     with pytest.raises(CoachError, match="no unfinished mock round"):
         open_round(other, None, None, None, resume=True)
-    other.history.close()
+    other.close()
 
 
 def test_ctrl_c_before_an_answer_is_saved_asks_the_question_again(coach):
@@ -485,9 +482,9 @@ def test_cli_mock_round_and_export(ingested, tmp_path, suffix):
     )
 
     assert result.exit_code == 0, result.output
-    history = History(ingested / "history.sqlite")
-    root = history.get(1)
-    probe_scores = [history.get(i).grade.score for i in (2, 3)]
+    history = Storage.open(ingested / "history.sqlite")
+    root = history.attempts.get(1)
+    probe_scores = [history.attempts.get(i).grade.score for i in (2, 3)]
     history.close()
     out = result.output
     assert "Question 1/1" in out and "Follow-up 1/2:" in out and "Follow-up 2/2:" in out
@@ -502,12 +499,7 @@ def test_cli_mock_round_and_export(ingested, tmp_path, suffix):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["mock", "--round", "2", "--minutes", "0"], "--minutes must be between 1 and 180, not 0"),
-        (
-            ["mock", "--round", "2", "--questions", "11"],
-            "--questions must be between 1 and 10, not 11",
-        ),
-        (["mock"], "give --round N (2, 3, 4 or additional), or --resume"),
+        (["mock"], "give --round (2, 3, 4 or additional), or --resume"),
         (["mock", "--resume"], "no unfinished mock round to resume"),
         (["mock", "--round", "2", "--export", "card.txt"], "export to a .md or .html file"),
     ],
@@ -518,7 +510,7 @@ def test_cli_mock_errors_are_one_line(ingested, args, message):
     assert result.exit_code == 1
     assert message in result.output
     assert len(result.output.strip().splitlines()) == 1
-    assert History(ingested / "history.sqlite").list() == []
+    assert Storage.open(ingested / "history.sqlite").attempts.list() == []
 
 
 def test_cli_ctrl_c_saves_and_resume_finishes(ingested, monkeypatch):
@@ -536,8 +528,8 @@ def test_cli_ctrl_c_saves_and_resume_finishes(ingested, monkeypatch):
 
     assert first.exit_code == 130
     assert "coach mock --resume" in first.output
-    history = History(ingested / "history.sqlite")
-    assert [(a.id, a.status) for a in history.list()] == [(1, "graded")]
+    history = Storage.open(ingested / "history.sqlite")
+    assert [(a.id, a.status) for a in history.attempts.list()] == [(1, "graded")]
 
     monkeypatch.setattr(practice_module, "read_answer", real_read)
     second = runner.invoke(
@@ -547,5 +539,14 @@ def test_cli_ctrl_c_saves_and_resume_finishes(ingested, monkeypatch):
     assert second.exit_code == 0, second.output
     assert "Resumed: 1 of 1 questions answered already." in second.output
     assert "Question 1/1" not in second.output  # the answered question is not asked again
-    assert sorted((a.id, a.parent_id) for a in history.list()) == [(1, None), (2, 1), (3, 1)]
+    assert sorted((a.id, a.parent_id) for a in history.attempts.list()) == [(1, None), (2, 1), (3, 1)]
     history.close()
+
+
+def test_quit_during_the_last_follow_up_finishes_the_round(coach):
+    session = start_session(coach, "2", minutes=10, questions=1, seed=3)
+    result = run_round(coach, session, ScriptedUI(ANSWER, ":quit"), clock=ticking(30))
+
+    assert result.finished and result.card is not None
+    assert [q.status for q in result.card.questions] == ["graded"]
+    assert coach.storage.rounds.get(session.id).state == "finished"

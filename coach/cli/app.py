@@ -1,14 +1,52 @@
-"""Typer commands: parse -> one library call -> render. No logic lives here."""
+"""Typer commands: parse -> one library call -> render. No logic lives here.
+
+The library is imported inside each command, not at the top: `coach --help` must cost about what
+importing Typer costs (the library pulls in numpy, pydantic models and the grading code).
+"""
 
 from __future__ import annotations
 
 import functools
+import os
+import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from coach.errors import CoachError
+from coach.errors import CoachError, ExitCode
+
+MAX_ANSWER_BYTES = 200_000  # the same limit the library checks
+
+
+def read_answer_file(path: str) -> str:
+    """Read an answer from a file path or '-' (stdin) as UTF-8, with one-line errors.
+
+    At most the size limit (plus one byte) is read, so a device or an endless pipe cannot hang it."""
+    size = 0
+    try:
+        if path == "-":
+            raw = sys.stdin.buffer.read(MAX_ANSWER_BYTES + 1)
+        else:
+            with open(path, "rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                raw = handle.read(MAX_ANSWER_BYTES + 1)
+    except IsADirectoryError:
+        raise CoachError(f"{path}: is a directory, not an answer file") from None
+    except FileNotFoundError:
+        raise CoachError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise CoachError(f"{path}: cannot read ({exc.strerror})") from None
+    if len(raw) > MAX_ANSWER_BYTES:
+        if size > MAX_ANSWER_BYTES:
+            raise CoachError(f"{path}: {size // 1000} KB; the limit is {MAX_ANSWER_BYTES // 1000} KB")
+        raise CoachError(f"{path}: more than {MAX_ANSWER_BYTES // 1000} KB; the limit is {MAX_ANSWER_BYTES // 1000} KB")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CoachError(f"{path}: not UTF-8 text (bad byte at offset {exc.start})") from None
+
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -22,19 +60,49 @@ corpus_app = typer.Typer(no_args_is_help=True, help="Check the reference notes a
 app.add_typer(questions_app, name="questions")
 app.add_typer(corpus_app, name="corpus")
 
+
+
+class Grader(str, Enum):
+    offline = "offline"
+    llm = "llm"
+
+
+class Fallback(str, Enum):
+    offline = "offline"
+    none = "none"
+
+
+class Round(str, Enum):
+    r2 = "2"
+    r3 = "3"
+    r4 = "4"
+    additional = "additional"
+
+
+class Kind(str, Enum):
+    technical = "technical"
+    system_design = "system-design"
+    behavioral = "behavioral"
+
+
+def _value(choice: Enum | None) -> str | None:
+    return choice.value if choice is not None else None
+
+
 GraderOpt = Annotated[
-    str | None,
+    Grader | None,
     typer.Option("--grader", help="offline or llm (default: llm when configured, else offline)"),
 ]
-
 FallbackOpt = Annotated[
-    str | None,
+    Fallback | None,
     typer.Option(
         "--fallback",
         help="offline: if the LLM grade fails, grade offline and say so; none: leave the answer pending "
         "(default: COACH_FALLBACK)",
     ),
 ]
+RoundOpt = Annotated[Round | None, typer.Option("--round", help="Interview round")]
+KindOpt = Annotated[Kind | None, typer.Option("--kind", help="Kind of question")]
 
 
 def _guard(func):
@@ -48,10 +116,10 @@ def _guard(func):
             return func(*args, **kwargs)
         except CoachError as exc:
             render.error(str(exc))
-            raise typer.Exit(exc.exit_code) from None
+            raise typer.Exit(ExitCode.ERROR) from None
         except KeyboardInterrupt:
             render.error("interrupted; everything answered so far is saved")
-            raise typer.Exit(130) from None
+            raise typer.Exit(ExitCode.INTERRUPTED) from None
 
     return wrapper
 
@@ -63,24 +131,27 @@ def command(target=app, name: str | None = None):
     return decorate
 
 
-def _coach(fallback: str | None = None):
+def _coach(fallback: Fallback | None = None, prepare: bool = False):
+    """The library facade; with `prepare`, the history is opened and a new home's store filled first."""
     from coach.app import Coach
     from coach.config import load_settings
 
-    overrides = {"coach_fallback": _check_fallback(fallback)} if fallback else {}
-    return Coach(load_settings(**overrides))
+    overrides = {"coach_fallback": fallback.value} if fallback else {}
+    coach = Coach(load_settings(**overrides))
+    if prepare:
+        coach.storage  # noqa: B018 - a read-only or damaged COACH_HOME is reported before the store
+        _prepare_store(coach)
+    return coach
 
 
-def _check_fallback(fallback: str | None) -> str | None:
-    if fallback not in (None, "offline", "none"):
-        raise CoachError(f"--fallback must be offline or none, not {fallback!r}")
-    return fallback
+def _prepare_store(coach) -> None:
+    """Fill an empty store, saying so (a new COACH_HOME), instead of a silent pause."""
+    from coach.cli import render
 
-
-def _check_grader(grader: str | None) -> str | None:
-    if grader not in (None, "offline", "llm"):
-        raise CoachError(f"--grader must be offline or llm, not {grader!r}")
-    return grader
+    if not coach.store_ready():
+        render.info("Preparing the question and notes store (first run in this COACH_HOME)...")
+        with render.progress_bar("embedding") as progress:
+            coach.ensure_ingested(progress)
 
 
 # --- configuration and corpus ------------------------------------------------------------------
@@ -127,30 +198,40 @@ def ingest(
     render.ingest_report(report, settings.coach_chroma_url or str(settings.chroma_path))
 
 
-@command(name="import")
+@app.command(
+    name="import",
+    epilog="A markdown bank (FILE.md):\n\n\b\n# My ML loop\n## Round 2\n- What is the bias-variance trade-off?\n"
+    "  kind: technical\n  reference: Bias is error from wrong assumptions; variance is sensitivity...\n"
+    "- Tell me about a time you disagreed with your manager.\n\n"
+    "A question is graded on the notes of a seed question that asks the same thing, else on its "
+    "reference answer; with neither it cannot be graded.",
+)
+@_guard
 def import_bank(
-    file: Annotated[Path, typer.Argument(help="A question list in the seed's reStructuredText layout")],
+    file: Annotated[Path, typer.Argument(help="A question list: markdown (.md) or the seed's reStructuredText layout")],
     name: Annotated[str | None, typer.Option(help="Bank name (default: the file name)")] = None,
 ):
     """Add your own question bank (kept beside the shipped one, which is not touched)."""
     from coach.cli import render
-    from coach.config import load_settings
     from coach.corpus.library import import_bank as run_import
     from coach.search.ingest import ingest as run_ingest
 
-    settings = load_settings()
-    bank, parsed = run_import(settings.coach_home, file, name)
-    run_ingest(settings)
+    coach = _coach()
+    bank, parsed = run_import(coach.settings.coach_home, file, name)
+    run_ingest(coach.settings, coach.store)
     render.info(f"Imported {len(parsed.questions)} questions as bank '{bank}' (ids start with '{bank}-').")
+    render.rubric_sources([(q, coach.rubric_source(q.id)) for q in parsed.questions])
 
 
 @questions_app.callback(invoke_without_command=True)
 @_guard
 def questions(
     ctx: typer.Context,
-    round_: Annotated[str | None, typer.Option("--round", help="2, 3, 4 or additional")] = None,
-    kind: Annotated[str | None, typer.Option(help="technical, system-design or behavioral")] = None,
-    source: Annotated[str | None, typer.Option(help="reported, predicted, or an origin such as ChatGPT")] = None,
+    round_: RoundOpt = None,
+    kind: KindOpt = None,
+    source: Annotated[
+        str | None, typer.Option(help="reported, predicted, an origin such as ChatGPT, or an imported bank's name")
+    ] = None,
     topic: Annotated[str | None, typer.Option(help="A topic word, such as recsys or bias")] = None,
 ):
     """List questions, with filters."""
@@ -160,7 +241,9 @@ def questions(
     from coach.cli import render
 
     coach = _coach()
-    render.questions_table(filter_questions(coach.questions, round_, kind, source, topic, coach.notes))
+    render.questions_table(
+        filter_questions(coach.questions, _value(round_), _value(kind), source, topic, coach.notes)
+    )
 
 
 @command(questions_app, name="search")
@@ -206,26 +289,32 @@ def grade(
     grader: GraderOpt = None,
     fallback: FallbackOpt = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the grade as JSON")] = False,
+    details: Annotated[bool, typer.Option("--details", help="The whole rubric table, every gap and an outline")] = False,
 ):
     """Grade an answer without interaction (the answer is saved to history first)."""
-    from coach.app import read_answer_file
     from coach.cli import render
 
     coach = _coach(fallback)
-    outcome = coach.answer(question_id, read_answer_file(answer_file), _check_grader(grader))
+    attempt_id = coach.save_answer(question_id, read_answer_file(answer_file))
+    try:
+        _prepare_store(coach)
+    except CoachError:
+        pass  # grading fails the same way below and keeps the saved answer pending, with the reason
+    outcome = coach.grade_attempt(attempt_id, _value(grader))
     if outcome.grade is None:
-        raise CoachError(f"attempt {outcome.attempt_id} saved but not graded: {outcome.error}", exit_code=3)
+        render.error(f"attempt {outcome.attempt_id} saved but not graded: {outcome.error}")
+        raise typer.Exit(ExitCode.PENDING)
     if json_out:
         render.print_json({"attempt_id": outcome.attempt_id, **outcome.grade.model_dump(mode="json")})
     else:
-        render.grade(outcome.grade)
+        render.grade(outcome.grade, details=details)
         render.info(f"[dim]Saved as attempt {outcome.attempt_id}.[/]")
 
 
 @command()
 def practice(
-    round_: Annotated[str | None, typer.Option("--round", help="2, 3, 4 or additional")] = None,
-    kind: Annotated[str | None, typer.Option(help="technical, system-design or behavioral")] = None,
+    round_: RoundOpt = None,
+    kind: KindOpt = None,
     topic: Annotated[str | None, typer.Option(help="A topic word, such as recsys")] = None,
     question_id: Annotated[str | None, typer.Option("--id", help="Practise this question")] = None,
     grader: GraderOpt = None,
@@ -235,7 +324,7 @@ def practice(
     """Answer questions one at a time and get graded feedback."""
     from coach.cli.interactive import run_practice
 
-    run_practice(_coach(fallback), round_, kind, topic, question_id, _check_grader(grader), editor)
+    run_practice(_coach(fallback, prepare=True), _value(round_), _value(kind), topic, question_id, _value(grader), editor)
 
 
 @command()
@@ -259,14 +348,14 @@ def regrade(
         render.info("No pending attempts.")
         return
     failed = 0
-    for outcome in coach.regrade(ids, _check_grader(grader)):
+    for outcome in coach.regrade(ids, _value(grader)):
         if outcome.grade:
             render.info(f"attempt {outcome.attempt_id}: {outcome.grade.score:.1f}/10 ({outcome.grade.grader})")
         else:
             failed += 1
             render.error(f"attempt {outcome.attempt_id} still pending: {outcome.error}")
     if failed:
-        raise typer.Exit(3)
+        raise typer.Exit(ExitCode.PENDING)
 
 
 @command()
@@ -302,21 +391,21 @@ def show(attempt_id: Annotated[int, typer.Argument(help="An attempt id (any answ
 @command()
 def probe(
     attempt_id: Annotated[int, typer.Argument(help="The attempt to probe (any answer of its thread)")],
-    count: Annotated[int, typer.Option("--count", "-n", help="How many follow-up questions, 1 to 3")] = 3,
+    count: Annotated[int, typer.Option("--count", "-n", min=1, max=3, help="How many follow-up questions")] = 3,
     grader: GraderOpt = None,
     editor: Annotated[bool, typer.Option(help="Write the answers in $EDITOR")] = False,
 ):
     """Ask follow-up questions on an answer, as an interviewer would, and grade your answers."""
     from coach.cli.interactive import run_probes
 
-    run_probes(_coach(), attempt_id, _check_grader(grader), count, editor)
+    run_probes(_coach(), attempt_id, _value(grader), count, editor)
 
 
 @command()
 def mock(
-    round_: Annotated[str | None, typer.Option("--round", help="2, 3, 4 or additional")] = None,
-    minutes: Annotated[int | None, typer.Option(help="Length of the round in minutes, 1 to 180 (default 45)")] = None,
-    questions: Annotated[int | None, typer.Option(help="How many questions, 1 to 10 (default 4)")] = None,
+    round_: RoundOpt = None,
+    minutes: Annotated[int | None, typer.Option(min=1, max=180, help="Length of the round in minutes (default 45)")] = None,
+    questions: Annotated[int | None, typer.Option(min=1, max=10, help="How many questions (default 4)")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the last unfinished round")] = False,
     export: Annotated[Path | None, typer.Option(help="Write the scorecard to FILE.md or FILE.html")] = None,
     grader: GraderOpt = None,
@@ -325,7 +414,11 @@ def mock(
     """Run a timed mock round: questions with follow-up probes, then a scorecard against the round's bar."""
     from coach.cli.interactive import run_mock
 
-    run_mock(_coach(), round_, minutes, questions, resume, _check_grader(grader), export, editor)
+    if resume and (round_ is not None or minutes is not None or questions is not None):
+        raise CoachError("--resume continues the last round as it was; leave out --round, --minutes and --questions")
+    if not resume and round_ is None:
+        raise CoachError("give --round (2, 3, 4 or additional), or --resume")
+    run_mock(_coach(prepare=True), _value(round_), minutes, questions, resume, _value(grader), export, editor)
 
 
 @command()
@@ -341,10 +434,7 @@ def forget(
     if all_:
         if not yes and not typer.confirm("Delete every attempt, review card and mock round?"):
             raise CoachError("nothing deleted")
-        from coach.coaching.srs import clear_reviews
-
         deleted = coach.history.delete_all()
-        clear_reviews(coach.history.db)
         render.info(f"Deleted {deleted} attempts and all review and mock-round state.")
     elif attempt_id is not None:
         coach.history.delete(attempt_id)
@@ -359,9 +449,9 @@ def plan(
         str, typer.Option("--interview-date", help="The interview day, YYYY-MM-DD")
     ],
     hours_per_day: Annotated[
-        float, typer.Option("--hours-per-day", help="Study time per day, in hours")
+        float, typer.Option("--hours-per-day", min=0.01, max=16.0, help="Study time per day, in hours")
     ] = 2.0,
-    days: Annotated[int | None, typer.Option("--days", help="Show only the next N days")] = None,
+    days: Annotated[int | None, typer.Option("--days", min=1, help="Show only the next N days")] = None,
     export: Annotated[
         list[Path] | None,
         typer.Option("--export", help="Also write FILE.md or FILE.ics (repeatable)"),
@@ -413,7 +503,7 @@ def compare(
 @command(name="eval")
 def evaluate(
     file: Annotated[Path, typer.Argument(help="CSV: question,reference_answer,answer,score,max_score")],
-    grader: GraderOpt = "offline",
+    grader: Annotated[Grader, typer.Option("--grader", help="Which grader to measure")] = Grader.offline,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object of metrics")] = False,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N rows")] = None,
     split: Annotated[str | None, typer.Option(help="Only rows whose `split` column equals this")] = None,
@@ -424,7 +514,7 @@ def evaluate(
 
     coach = _coach()
     with render.progress_bar("grading") as progress:
-        result = evaluate_file(coach, file, _check_grader(grader) or "offline", limit, split, progress)
+        result = evaluate_file(coach, file, grader.value, limit, split, progress)
     if json_out:
         render.print_json(result.metrics)
     else:

@@ -8,17 +8,23 @@ import subprocess
 import sys
 import tempfile
 
+import typer
 from rich.markup import escape
 
 from coach.cli import render
-from coach.errors import CoachError
+from coach.coaching import mock, probes
+from coach.coaching.compare import compare_attempts
+from coach.coaching.probes import next_probes
+from coach.errors import CoachError, ExitCode
+from coach.export.scorecard import clock, report_format, write_report
 
 SENTINEL = "."
 HOW_TO_ANSWER = (
     "Type your answer (several lines are fine). Finish with a line containing only '.', "
     "or press Ctrl-D. Type ':skip' to get another question, ':quit' to stop."
 )
-MENU = "[f] follow-up probe   [r] retry this question   [n] next question   [q] quit"
+MENU = "[d] details   [f] follow-up probe   [r] retry   [n] next question   [q] quit   (a letter, then Enter)"
+GOODBYE = "Good practice. See your attempts with `coach history`."
 MOCK_HELP = (
     "Finish with a line containing only '.', or press Ctrl-D. ':skip' skips this question (it scores 0); "
     "':quit' or Ctrl-C pauses the round, and `coach mock --resume` continues it."
@@ -70,6 +76,7 @@ def choose() -> str:
 
 def run_practice(coach, round_, kind, topic, question_id, grader, editor) -> None:
     question = coach.question(question_id) if question_id else coach.pick_question(round_, kind, topic)
+    coach.require_rubric(question.id)
     grader_name = coach.grader_name(grader)
     render.info(
         f"[dim]Grading with the {grader_name} grader"
@@ -77,17 +84,19 @@ def run_practice(coach, round_, kind, topic, question_id, grader, editor) -> Non
         + "[/]"
     )
     coach.ensure_ingested()
+    previous: int | None = None  # the last graded attempt at this question in this session, for a retry
     while True:
         render.question_panel(question)
         if not editor:
             render.info(f"[dim]{HOW_TO_ANSWER}[/]")
         text = read_with_editor() if editor else read_answer()
         if text in (":quit", ":q"):
+            render.info(GOODBYE)
             return
         if text == ":skip":
-            question = coach.pick_question(round_, kind, topic)
+            question, previous = coach.pick_question(round_, kind, topic), None
             continue
-        graded_attempt = None
+        graded = None
         if text is None or not text.strip():
             render.notice("empty answer: nothing was saved.")
         else:
@@ -96,21 +105,27 @@ def run_practice(coach, round_, kind, topic, question_id, grader, editor) -> Non
             if outcome.grade:
                 render.grade(outcome.grade)
                 render.info(f"[dim]Saved as attempt {outcome.attempt_id}.[/]")
-                graded_attempt = outcome.attempt_id
+                if previous is not None:
+                    render.retry_progress(compare_attempts(coach.history, previous, outcome.attempt_id))
+                graded = outcome
             else:
                 render.error(f"saved as attempt {outcome.attempt_id}, not graded: {outcome.error}")
         choice = choose()
-        while choice == "f":
-            if graded_attempt is None:
-                render.notice("follow-up probes need a graded answer first.")
+        while choice in ("f", "d"):
+            if graded is None:
+                render.notice("that needs a graded answer first.")
+            elif choice == "d":
+                render.grade(graded.grade, details=True)
             else:
-                run_probes(coach, graded_attempt, grader, editor=editor)
+                run_probes(coach, graded.attempt_id, grader, editor=editor)
             choice = choose()
         if choice == "q":
-            render.info("Good practice. See your attempts with `coach history`.")
+            render.info(GOODBYE)
             return
-        if choice != "r":
-            question = coach.pick_question(round_, kind, topic)
+        if choice == "r":
+            previous = graded.attempt_id if graded else previous
+        else:
+            question, previous = coach.pick_question(round_, kind, topic), None
 
 
 # --- follow-up probes ------------------------------------------------------------------------
@@ -120,11 +135,30 @@ def probe_heading(probe, number: int, total: int) -> str:
     return f"\n[bold cyan]Follow-up {number}/{total}:[/] {escape(probe.text)}"
 
 
+class TerminalProbeUI:
+    """The shared probe loop in the terminal."""
+
+    def __init__(self, editor: bool = False):
+        self.editor = editor
+
+    def ask(self, probe, number: int, total: int) -> str | None:
+        render.info(probe_heading(probe, number, total))
+        return read_with_editor() if self.editor else read_answer(eof_none=True)
+
+    def show_result(self, probe, outcome) -> None:
+        if outcome.grade:
+            render.grade(outcome.grade)
+            render.info(f"[dim]Saved as attempt {outcome.attempt_id} (follow-up to attempt {probe.root_id}).[/]")
+        else:
+            render.error(f"saved as attempt {outcome.attempt_id}, not graded: {outcome.error}")
+
+    def notice(self, message: str) -> None:
+        render.notice(message)
+
+
 def run_probes(coach, attempt_id: int, grader, limit: int = 3, editor: bool = False) -> int:
     """Ask up to `limit` follow-up probes on an attempt's thread, grading each answer; returns how many
     were answered. ':skip' skips a probe, ':quit' (or the end of input) stops."""
-    from coach.coaching.probes import answer_probe, mark_asked, next_probes, skip_probe
-
     with render.status("Choosing follow-up questions..."):
         probe_set = next_probes(coach, attempt_id, limit, grader)
     if probe_set.notice:
@@ -132,27 +166,9 @@ def run_probes(coach, attempt_id: int, grader, limit: int = 3, editor: bool = Fa
     if not probe_set.probes:
         render.notice("no new follow-up questions for this answer: every probe in the notes was asked.")
         return 0
-    answered = 0
     if not editor:
         render.info(f"[dim]{PROBE_HELP}[/]")
-    for number, probe in enumerate(probe_set.probes, 1):
-        probe = mark_asked(coach, probe)
-        render.info(probe_heading(probe, number, len(probe_set.probes)))
-        text = read_with_editor() if editor else read_answer(eof_none=True)
-        if text is None or text.strip() in (":quit", ":q"):
-            break
-        if text.strip() == ":skip" or not text.strip():
-            skip_probe(coach, probe)
-            continue
-        with render.status("Grading the follow-up..."):
-            outcome = answer_probe(coach, probe, text, grader)
-        if outcome.grade:
-            render.grade(outcome.grade)
-            render.info(f"[dim]Saved as attempt {outcome.attempt_id} (follow-up to attempt {probe.root_id}).[/]")
-            answered += 1
-        else:
-            render.error(f"saved as attempt {outcome.attempt_id}, not graded: {outcome.error}")
-    return answered
+    return probes.run_probes(coach, probe_set, TerminalProbeUI(editor), grader).answered
 
 
 # --- mock rounds -----------------------------------------------------------------------------
@@ -165,8 +181,6 @@ class TerminalRoundUI:
         self.editor = editor
 
     def show_turn(self, turn) -> None:
-        from coach.export.scorecard import clock
-
         left = f"{clock(turn.seconds_left)} left" if turn.seconds_left >= 0 else f"{clock(turn.seconds_left)} over"
         timing = f"[dim]{clock(turn.seconds_allowed)} for this question and its follow-ups; {left}.[/]"
         if turn.kind == "question":
@@ -190,9 +204,6 @@ class TerminalRoundUI:
 
 def run_mock(coach, round_, minutes, questions, resume, grader, export, editor=False) -> None:
     """`coach mock`: start (or resume) a round, run it, then show and optionally export the scorecard."""
-    from coach.coaching import mock
-    from coach.export.scorecard import report_format, write_report
-
     if export is not None:
         report_format(export)
     session = mock.open_round(coach, round_, minutes, questions, resume, grader)
@@ -200,10 +211,8 @@ def run_mock(coach, round_, minutes, questions, resume, grader, export, editor=F
     try:
         result = mock.run_round(coach, session, TerminalRoundUI(editor), grader=grader)
     except KeyboardInterrupt:
-        raise CoachError(
-            f"interrupted; round {session.id} is saved with every answer so far: resume it with `coach mock --resume`",
-            exit_code=130,
-        ) from None
+        render.error("interrupted; the round is saved with every answer so far: resume it with `coach mock --resume`")
+        raise typer.Exit(ExitCode.INTERRUPTED) from None
     if not result.finished:
         render.info(
             f"Round paused with {result.session.answered} of {len(result.session.items)} questions answered. "

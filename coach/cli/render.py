@@ -12,11 +12,14 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from coach.coaching.mock import mean_text
+from coach.export.scorecard import area_text, clock, score_text
+
 console = Console(highlight=False, soft_wrap=False)
 err_console = Console(stderr=True, highlight=False)
 
-STATUS_STYLE = {"covered": "green", "partial": "yellow", "missed": "red"}
-STATUS_MARK = {"covered": "✔ covered", "partial": "~ partial", "missed": "✘ missed"}
+STATUS_STYLE = {"covered": "green", "partial": "yellow", "missed": "red", "contradicted": "bold red"}
+STATUS_MARK = {"covered": "✔ covered", "partial": "~ partial", "missed": "✘ missed", "contradicted": "✘ contradicted"}
 
 
 def error(message: str) -> None:
@@ -157,31 +160,70 @@ def rubric(rub) -> None:
     table.add_column("from", style="dim")
     for i, c in enumerate(rub.criteria, 1):
         style = "dim italic" if c.dimension else ""
-        table.add_row(str(i), f"{c.weight:.2f}", Text(c.text, style=style), c.source)
+        text = Text(c.text, style=style)
+        if c.level == "staff":
+            text = Text.assemble(("staff, bonus: ", "bold cyan"), text)
+        table.add_row(str(i), f"{c.weight:.2f}", text, c.source)
     console.print(table)
+    if any(c.level == "staff" for c in rub.criteria):
+        console.print(
+            "[dim]Staff points are a bonus: covering them raises the score, missing them does not lower it.[/]"
+        )
 
 
-def grade(g, question=None) -> None:
+def rubric_sources(rows) -> None:
+    """Per imported question: where its rubric will come from."""
+    table = Table(title="Where each question's rubric comes from", title_justify="left")
+    table.add_column("question", overflow="fold")
+    table.add_column("rubric", overflow="fold")
+    for question, source in rows:
+        style = "red" if source.kind == "none" else ""
+        table.add_row(f"{question.id}\n[dim]{escape(question.text)}[/]", Text(source.describe(), style=style))
+    console.print(table)
+    missing = sum(source.kind == "none" for _, source in rows)
+    if missing:
+        console.print(
+            f"[yellow]{missing} question(s) have no rubric and cannot be graded: add a 'reference:' line "
+            "under each in the bank file and import it again.[/]"
+        )
+
+
+FIRST_FIXES = 3
+
+
+def grade(g, details: bool = False) -> None:
+    """The score, the verdict and what to fix first (fits a 50-row terminal); `details` adds the
+    whole rubric table, the strengths and the outline of a strong answer."""
     colour = "green" if g.score >= 7 else "yellow" if g.score >= 4 else "red"
     title = f"[bold {colour}]{g.score:.1f}/10[/]  {escape(g.verdict)}"
     console.print(Panel(Text(g.notice or "", style="dim"), title=title, title_align="left"))
     for flag in g.flags:
         console.print(f"[bold magenta]flag:[/] {escape(flag)}")
-    table = Table(title="Rubric coverage", title_justify="left", show_lines=False)
-    table.add_column("criterion", overflow="fold", ratio=3)
-    table.add_column("status", no_wrap=True)
-    table.add_column("evidence from your answer", overflow="fold", ratio=2)
-    for c in g.criteria:
-        table.add_row(
-            escape(c.text),
-            Text(STATUS_MARK[c.status], style=STATUS_STYLE[c.status]),
-            Text(f"“{c.evidence}”" if c.evidence else "—", style="italic"),
-        )
-    console.print(table)
-    _bullets("Strengths", g.strengths, "green")
-    _bullets("Missing, most important first", g.gaps, "red")
-    _bullets("Next steps", g.next_steps, "cyan")
-    _bullets("Outline of a strong answer", g.outline, "blue", numbered=True)
+    if details:
+        table = Table(title="Rubric coverage", title_justify="left", show_lines=False)
+        table.add_column("criterion", overflow="fold", ratio=3)
+        table.add_column("status", no_wrap=True)
+        table.add_column("evidence from your answer", overflow="fold", ratio=2)
+        for c in g.criteria:
+            table.add_row(
+                escape(c.text),
+                Text(STATUS_MARK[c.status], style=STATUS_STYLE[c.status]),
+                Text(f"\u201c{c.evidence}\u201d" if c.evidence else "\u2014", style="italic"),
+            )
+        console.print(table)
+        _bullets("Strengths", g.strengths, "green")
+        _bullets("To fix, most important first", g.gaps, "red")
+        _bullets("Next steps", g.next_steps, "cyan")
+        _bullets("Outline of a strong answer", g.outline, "blue", numbered=True)
+        return
+    content = [c for c in g.criteria if not c.criterion_id.startswith("dim-")]
+    counts = {status: sum(c.status == status for c in content) for status in STATUS_MARK}
+    summary = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
+    console.print(f"[dim]Rubric points: {summary}.[/]")
+    _bullets("Strengths", g.strengths[:2], "green")
+    _bullets("Fix these first", g.gaps[:FIRST_FIXES], "red")
+    if len(g.gaps) > FIRST_FIXES or g.outline:
+        console.print("[dim]The full rubric table, every gap and a strong-answer outline: --details (or 'd' in practice).[/]")
 
 
 def _bullets(title: str, items, colour: str, numbered: bool = False) -> None:
@@ -256,8 +298,14 @@ def eval_report(result) -> None:
         value = m.get(key)
         table.add_row(key, "n/a" if value is None else f"{value:.3f}")
     console.print(table)
+    console.print(
+        f"{m['graded_by_rubric']} rows graded against the question's rubric (as `coach grade` does), "
+        f"{m['graded_by_reference']} against their reference answer (no bank question_id)."
+    )
     if result.failed:
-        notice(f"{result.failed} rows could not be graded and were left out")
+        notice(f"{result.failed} of {m['rows']} rows could not be graded and were left out of the metrics:")
+        for reason in m["failures"]:
+            console.print(f"  • {escape(reason)}")
 
 
 PLAN_MARK = {
@@ -407,6 +455,20 @@ def progress_report(report) -> None:
 COMPARE_MARK = {1: ("▲ better", "green"), -1: ("▼ worse", "red"), 0: ("·", "dim")}
 
 
+def retry_progress(cmp) -> None:
+    """After a retry: the score change and the rubric points that flipped since the previous attempt."""
+    change = cmp.score_change
+    colour = "green" if change > 0 else "red" if change < 0 else "dim"
+    console.print(
+        f"[bold]Since attempt {cmp.a.id}:[/] {cmp.a.grade.score:.1f} \u2192 {cmp.b.grade.score:.1f} "
+        f"[{colour}]({change:+.1f})[/]"
+    )
+    _bullets("Now covered", [p.text for p in cmp.gained], "green")
+    _bullets("Lost since last time", [p.text for p in cmp.lost], "red")
+    if not cmp.points:
+        console.print("[dim]No rubric point changed status.[/]")
+
+
 def comparison(cmp) -> None:
     a, b = cmp.a, cmp.b
     change = cmp.score_change
@@ -479,8 +541,6 @@ def thread(entries, question=None) -> None:
 
 
 def mock_intro(session, info) -> None:
-    from coach.export.scorecard import clock
-
     count = len(session.items)
     lines = [
         f"{count} question{'s' if count != 1 else ''} in {session.minutes} minutes: "
@@ -494,8 +554,6 @@ def mock_intro(session, info) -> None:
 
 
 def mock_result(outcome, seconds_used: float, seconds_left: float) -> None:
-    from coach.export.scorecard import clock
-
     left = (
         f"{clock(seconds_left)} left for this question"
         if seconds_left >= 0
@@ -507,7 +565,6 @@ def mock_result(outcome, seconds_used: float, seconds_left: float) -> None:
 
 
 def scorecard(card) -> None:
-    from coach.export.scorecard import clock, mean_text, score_text
 
     colour = {"Hire": "green", "Lean hire": "green", "Lean no hire": "yellow"}.get(card.verdict, "red")
     mean = mean_text(card.mean)
@@ -535,6 +592,6 @@ def scorecard(card) -> None:
             Text(time_used + (" over" if q.overtime else ""), style="red" if q.overtime else ""),
         )
     console.print(table)
-    _bullets("Strongest areas", [f"{a.name} ({round(a.credit * 100)}%)" for a in card.strongest], "green")
-    _bullets("Weakest areas", [f"{a.name} ({round(a.credit * 100)}%)" for a in card.weakest], "red")
+    _bullets("Strongest areas", [area_text(a) for a in card.strongest], "green")
+    _bullets("Weakest areas", [area_text(a) for a in card.weakest], "red")
     _bullets("Fix these first", card.fix_first, "cyan", numbered=True)

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from itertools import zip_longest
+
+import numpy as np
 
 from coach.errors import CoachError
 from coach.grading.rubric import split_sentences
 from coach.models import Attempt
+from coach.search.embeddings import offline_embedder
 
-RANK = {"missed": 0, "partial": 1, "covered": 2}
+RANK = {"contradicted": -1, "missed": 0, "partial": 1, "covered": 2}
+PAIR_SIMILARITY = 0.5  # a removed and an added sentence this close in meaning are one changed sentence
 
 
 @dataclass
@@ -81,6 +84,12 @@ def _check(a: Attempt, b: Attempt) -> None:
             f"attempts {a.id} and {b.id} answer different questions ({a.question_id}, {b.question_id}); "
             "compare needs two attempts at the same question"
         )
+    for x, y in ((a, b), (b, a)):
+        if x.parent_id is not None and y.parent_id is None:
+            raise CoachError(
+                f"attempt {x.id} answers a follow-up probe (in the thread of attempt {x.parent_id}), not the "
+                f"question itself; compare two answers to the question, or see the thread with `coach show {x.parent_id}`"
+            )
     for attempt in (a, b):
         if attempt.grade is None:
             raise CoachError(
@@ -104,19 +113,37 @@ def point_changes(a: Attempt, b: Attempt) -> list[PointChange]:
     return changes
 
 
-def sentence_changes(before: str, after: str) -> tuple[list[SentenceChange], int]:
-    """Changed sentence blocks paired side by side, and how many sentences stayed the same."""
+def sentence_changes(before: str, after: str, embedder=None) -> tuple[list[SentenceChange], int]:
+    """Changed sentences paired by meaning (a reworded sentence is one change, wherever it moved),
+    the rest as removed or added; and how many sentences stayed the same."""
     left, right = split_sentences(before), split_sentences(after)
     matcher = difflib.SequenceMatcher(a=left, b=right, autojunk=False)
-    changes: list[SentenceChange] = []
+    old_only: list[str] = []
+    new_only: list[str] = []
     unchanged = 0
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
             unchanged += i2 - i1
-            continue
-        for old, new in zip_longest(left[i1:i2], right[j1:j2], fillvalue=""):
-            kind = "changed" if old and new else "removed" if old else "added"
-            changes.append(SentenceChange(kind, old, new))
+        else:
+            old_only += left[i1:i2]
+            new_only += right[j1:j2]
+    pairs: list[tuple[int, int]] = []
+    if old_only and new_only:
+        vectors = (embedder or offline_embedder()).embed(old_only + new_only)
+        sims = vectors[: len(old_only)] @ vectors[len(old_only) :].T
+        taken_old, taken_new = set(), set()
+        for flat in np.argsort(-sims, axis=None):
+            i, j = divmod(int(flat), len(new_only))
+            if sims[i, j] < PAIR_SIMILARITY:
+                break
+            if i not in taken_old and j not in taken_new:
+                taken_old.add(i)
+                taken_new.add(j)
+                pairs.append((i, j))
+    changes = [SentenceChange("changed", old_only[i], new_only[j]) for i, j in sorted(pairs, key=lambda p: p[1])]
+    paired_old, paired_new = {i for i, _ in pairs}, {j for _, j in pairs}
+    changes += [SentenceChange("removed", s, "") for i, s in enumerate(old_only) if i not in paired_old]
+    changes += [SentenceChange("added", "", s) for j, s in enumerate(new_only) if j not in paired_new]
     return changes, unchanged
 
 

@@ -13,6 +13,10 @@ from pathlib import Path
 import numpy as np
 
 from coach.errors import CoachError
+from coach.grading.offline import OfflineGrader
+from coach.grading.rubric import from_reference
+from coach.models import Rubric
+from coach.search.embeddings import offline_embedder
 
 REQUIRED = ("question", "reference_answer", "answer", "score", "max_score")
 CHUNK = 128
@@ -178,22 +182,22 @@ def agreement(predicted, human) -> dict:
 # --- grading the rows --------------------------------------------------------------------------
 
 
-def grade_rows(coach, rows: list[Row], grader: str, progress: Callable[[str, int, int], None] | None = None):
-    """Coach scores for each row (None where a row could not be graded)."""
-    from coach.grading.rubric import from_reference
+def row_rubric(coach, row: Row) -> tuple[Rubric, str]:
+    """The rubric `coach grade` would use when the row names a bank question; else its reference answer."""
+    known = {q.id for q in coach.questions}
+    if row.question_id in known:
+        return coach.rubric(row.question_id), "rubric"
+    return from_reference(f"row-{row.line}", row.question, row.reference or row.question), "reference"
 
-    kinds = {q.id: q.kind for q in coach.questions}
-    rubrics = [
-        from_reference(r.question_id or f"row-{r.line}", r.question, r.reference or r.question, kinds.get(r.question_id, "technical"))
-        for r in rows
-    ]
+
+def grade_rows(coach, rows: list[Row], grader: str, progress: Callable[[str, int, int], None] | None = None):
+    """Per row: the score (None if it could not be graded), the path it took, and the failure if any."""
+    rubrics, paths = zip(*(row_rubric(coach, r) for r in rows)) if rows else ((), ())
     scores: list[float | None] = [0.0 if not r.answer.strip() else None for r in rows]
+    errors: dict[int, str] = {}
     todo = [i for i, r in enumerate(rows) if r.answer.strip()]
     done = len(rows) - len(todo)
     if grader == "offline":
-        from coach.grading.offline import OfflineGrader
-        from coach.search.embeddings import offline_embedder
-
         offline = OfflineGrader(offline_embedder())
         for start in range(0, len(todo), CHUNK):
             chunk = todo[start : start + CHUNK]
@@ -207,28 +211,33 @@ def grade_rows(coach, rows: list[Row], grader: str, progress: Callable[[str, int
         for i in todo:
             try:
                 scores[i] = coach.grade_rubric(rubrics[i], rows[i].answer, grader).score
-            except Exception:  # an LLM failure on one row must not abort the whole evaluation
-                scores[i] = None
+            except CoachError as exc:  # one failed row (an endpoint error) must not abort the evaluation
+                errors[i] = str(exc)
             done += 1
             if progress:
                 progress("rows", done, len(rows))
-    return scores
+    return scores, list(paths), errors
 
 
 def evaluate_rows(coach, rows: list[Row], grader: str, progress=None) -> EvalResult:
     started = time.perf_counter()
-    scores = grade_rows(coach, rows, grader, progress)
+    scores, paths, errors = grade_rows(coach, rows, grader, progress)
     wall = time.perf_counter() - started
     kept = [(s, r) for s, r in zip(scores, rows) if s is not None]
     metrics = agreement([s for s, _ in kept], [r.human for _, r in kept])
     metrics.update(
         {
             "grader": grader,
+            "rows": len(rows),
+            "failed": len(errors),
+            "failures": sorted({e for e in errors.values()})[:5],
+            "graded_by_rubric": paths.count("rubric"),
+            "graded_by_reference": paths.count("reference"),
             "wall_seconds": round(wall, 3),
             "rows_per_second": round(len(rows) / wall, 3) if wall > 0 else None,
         }
     )
-    return EvalResult(metrics, [s for s, _ in kept], [r for _, r in kept], failed=len(rows) - len(kept))
+    return EvalResult(metrics, [s for s, _ in kept], [r for _, r in kept], failed=len(errors))
 
 
 def evaluate_file(coach, path: Path, grader: str, limit: int | None = None, split: str | None = None, progress=None):

@@ -9,19 +9,21 @@ practice.py; tests script one).
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Literal, Protocol
 
 from pydantic import BaseModel, Field
 
+from coach.coaching.probes import CREDIT, covered_by, next_probes, run_probes
+from coach.corpus.dimensions import DIMENSION_TEXT
 from coach.errors import CoachError
+from coach.grading.offline import DIMENSION_ADVICE
 from coach.models import Question
+from coach.storage.rounds import MockItem, MockSession
 
 DEFAULT_MINUTES = 45
 DEFAULT_QUESTIONS = 4
@@ -66,130 +68,16 @@ def round_info(round_: str) -> RoundInfo:
     return ROUNDS.get(round_, RoundInfo(f"Round {round_}", Bar(7.0, 4.0)))
 
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS mock_sessions (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    round TEXT NOT NULL,
-    minutes INTEGER NOT NULL,
-    question_ids TEXT NOT NULL,
-    grader TEXT NOT NULL DEFAULT '',
-    state TEXT NOT NULL CHECK (state IN ('active', 'interrupted', 'finished')),
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS mock_items (
-    session_id INTEGER NOT NULL REFERENCES mock_sessions(id) ON DELETE CASCADE,
-    position INTEGER NOT NULL,
-    question_id TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('open', 'answered', 'done', 'skipped')),
-    attempt_id INTEGER REFERENCES attempts(id) ON DELETE SET NULL,
-    seconds_used REAL NOT NULL DEFAULT 0,
-    PRIMARY KEY (session_id, position)
-);
-"""
-
-ItemStatus = Literal["open", "answered", "done", "skipped"]
-SessionState = Literal["active", "interrupted", "finished"]
-
-
-class MockItem(BaseModel):
-    position: int  # 1-based
-    question_id: str
-    status: ItemStatus = "open"
-    attempt_id: int | None = None
-    seconds_used: float = 0.0
-
-
-class MockSession(BaseModel):
-    id: int
-    round: str
-    minutes: int
-    grader: str = ""
-    state: SessionState
-    created_at: datetime
-    items: list[MockItem]
-
-    @property
-    def seconds_allowed(self) -> float:
-        """Each question's share of the round, its probes included."""
-        return self.minutes * 60.0 / max(len(self.items), 1)
-
-    @property
-    def answered(self) -> int:
-        return sum(i.status in ("answered", "done") for i in self.items)
-
-
-# --- storage ---------------------------------------------------------------------------------
-
-
-def ensure_schema(db) -> None:
-    db.executescript(SCHEMA)
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _write(db, sql: str, params: tuple):
-    from coach.storage.attempts import write
-
-    return write(db, sql, params, "the mock round tables")
-
-
-def load_session(db, session_id: int) -> MockSession:
-    ensure_schema(db)
-    row = db.execute("SELECT * FROM mock_sessions WHERE id = ?", (session_id,)).fetchone()
-    if row is None:
-        raise CoachError(f"no mock round {session_id}")
-    items = [
-        MockItem(
-            position=r["position"],
-            question_id=r["question_id"],
-            status=r["status"],
-            attempt_id=r["attempt_id"],
-            seconds_used=r["seconds_used"],
-        )
-        for r in db.execute(
-            "SELECT * FROM mock_items WHERE session_id = ? ORDER BY position", (session_id,)
-        )
-    ]
-    return MockSession(
-        id=row["id"],
-        round=row["round"],
-        minutes=row["minutes"],
-        grader=row["grader"],
-        state=row["state"],
-        created_at=datetime.fromisoformat(row["created_at"]),
-        items=items,
-    )
-
-
-def save_item(db, session_id: int, item: MockItem) -> None:
-    _write(
-        db,
-        "UPDATE mock_items SET status = ?, attempt_id = ?, seconds_used = ? WHERE session_id = ? AND position = ?",
-        (item.status, item.attempt_id, item.seconds_used, session_id, item.position),
-    )
-
-
-def set_state(db, session_id: int, state: SessionState) -> None:
-    _write(
-        db,
-        "UPDATE mock_sessions SET state = ?, updated_at = ? WHERE id = ?",
-        (state, _now(), session_id),
-    )
-
-
 # --- choosing the questions ------------------------------------------------------------------
 
 
 def check_options(minutes: int, questions: int) -> None:
     lo, hi = MINUTES_RANGE
     if not lo <= minutes <= hi:
-        raise CoachError(f"--minutes must be between {lo} and {hi}, not {minutes}")
+        raise CoachError(f"a round lasts {lo} to {hi} minutes, not {minutes}")
     lo, hi = QUESTIONS_RANGE
     if not lo <= questions <= hi:
-        raise CoachError(f"--questions must be between {lo} and {hi}, not {questions}")
+        raise CoachError(f"a round has {lo} to {hi} questions, not {questions}")
 
 
 def kind_quotas(counts: dict[str, int], k: int) -> dict[str, int]:
@@ -224,7 +112,7 @@ def choose_questions(
         raise CoachError(f"no questions in round {round_!r}; rounds are {', '.join(rounds)}")
     if k > len(pool):
         raise CoachError(
-            f"round {round_} has {len(pool)} questions; ask for --questions {len(pool)} or fewer"
+            f"round {round_} has {len(pool)} questions; ask for {len(pool)} or fewer"
         )
     rng = random.Random(seed)
     counts: dict[str, int] = {}
@@ -251,38 +139,17 @@ def start_session(
     check_options(minutes, questions)
     round_ = str(round_).strip().lower()
     attempted = {a.question_id for a in coach.history.list()}
-    chosen = choose_questions(coach.questions, round_, questions, attempted, seed)
-    db = coach.history.db
-    ensure_schema(db)
-    now = _now()
-    cursor = _write(
-        db,
-        "INSERT INTO mock_sessions (round, minutes, question_ids, grader, state, created_at, updated_at)"
-        " VALUES (?, ?, ?, ?, 'active', ?, ?)",
-        (round_, minutes, json.dumps([q.id for q in chosen]), grader or "", now, now),
-    )
-    session_id = int(cursor.lastrowid)
-    for position, q in enumerate(chosen, 1):
-        _write(
-            db,
-            "INSERT INTO mock_items (session_id, position, question_id, status) VALUES (?, ?, ?, 'open')",
-            (session_id, position, q.id),
-        )
-    return load_session(db, session_id)
+    gradable = [q for q in coach.questions if q.bank == "seed" or coach.rubric_source(q.id).kind != "none"]
+    chosen = choose_questions(gradable, round_, questions, attempted, seed)
+    return coach.storage.rounds.start(round_, minutes, [q.id for q in chosen], grader or "")
 
 
 def resumable_session(coach) -> MockSession:
     """The newest round that was not finished."""
-    db = coach.history.db
-    ensure_schema(db)
-    row = db.execute(
-        "SELECT id FROM mock_sessions WHERE state != 'finished' ORDER BY id DESC LIMIT 1"
-    ).fetchone()
-    if row is None:
-        raise CoachError(
-            "no unfinished mock round to resume; start one with `coach mock --round N`"
-        )
-    return load_session(db, row["id"])
+    session = coach.storage.rounds.latest_unfinished()
+    if session is None:
+        raise CoachError("no unfinished mock round to resume; start a new one")
+    return session
 
 
 def open_round(
@@ -298,11 +165,11 @@ def open_round(
     if resume:
         if round_ is not None or minutes is not None or questions is not None:
             raise CoachError(
-                "--resume continues the last round as it was; leave out --round, --minutes and --questions"
+                "resuming continues the last round as it was; a round, length or question count cannot be given"
             )
         return resumable_session(coach)
     if round_ is None:
-        raise CoachError("give --round N (2, 3, 4 or additional), or --resume")
+        raise CoachError("choose a round (2, 3, 4 or additional), or resume the last one")
     return start_session(
         coach,
         round_,
@@ -384,10 +251,10 @@ def run_round(
     ':quit' or the end of input pauses the round; Ctrl-C (KeyboardInterrupt) also pauses it and is
     re-raised. Either way `coach mock --resume` continues where it stopped.
     """
-    db = coach.history.db
+    rounds = coach.storage.rounds
     grader = grader or session.grader or None
     coach.ensure_ingested()
-    set_state(db, session.id, "active")
+    rounds.set_state(session.id, "active")
     timer = _Clock(clock)
     current: MockItem | None = None
     try:
@@ -401,30 +268,32 @@ def run_round(
             elif item.attempt_id is not None:
                 attempt = coach.history.get(item.attempt_id)
                 if attempt.status == "pending":  # interrupted while grading: grade it now
-                    from coach.coaching.probes import grade_saved
-
-                    grade_saved(
-                        coach, attempt.id, coach.rubric(question.id), attempt.answer, grader
-                    )
+                    coach.grade_attempt(attempt.id, grader)
             if item.status == "answered":
                 _probe(coach, session, item, question, ui, timer, grader)
                 item.status = "done"
-                save_item(db, session.id, item)
+                rounds.save_item(session.id, item)
             current = None
     except _Paused:
         if current is not None:
-            save_item(db, session.id, current)  # the time spent before ':quit' counts
-        set_state(db, session.id, "interrupted")
-        return RoundResult(load_session(db, session.id), finished=False)
+            if current is session.items[-1] and current.status == "answered":
+                # ':quit' during the last question's follow-ups: nothing is left to resume, so finish.
+                current.status = "done"
+                rounds.save_item(session.id, current)
+                rounds.set_state(session.id, "finished")
+                return RoundResult(rounds.get(session.id), finished=True, card=scorecard(coach, session.id))
+            rounds.save_item(session.id, current)  # the time spent before ':quit' counts
+        rounds.set_state(session.id, "interrupted")
+        return RoundResult(rounds.get(session.id), finished=False)
     except KeyboardInterrupt:
         if current is not None:
             current.seconds_used += timer.stop()
-            save_item(db, session.id, current)
-        set_state(db, session.id, "interrupted")
+            rounds.save_item(session.id, current)
+        rounds.set_state(session.id, "interrupted")
         raise
-    set_state(db, session.id, "finished")
+    rounds.set_state(session.id, "finished")
     return RoundResult(
-        load_session(db, session.id), finished=True, card=scorecard(coach, session.id)
+        rounds.get(session.id), finished=True, card=scorecard(coach, session.id)
     )
 
 
@@ -442,10 +311,7 @@ def _read(item, turn, ui, timer) -> tuple[str, float]:
 
 
 def _ask_question(coach, session, item, question, ui, timer, grader) -> None:
-    from coach.app import check_answer
-    from coach.coaching.probes import grade_saved
-
-    db = coach.history.db
+    rounds = coach.storage.rounds
     while True:
         turn = Turn(
             "question",
@@ -456,32 +322,60 @@ def _ask_question(coach, session, item, question, ui, timer, grader) -> None:
             session.seconds_allowed - item.seconds_used,
         )
         text, used = _read(item, turn, ui, timer)
-        save_item(db, session.id, item)
+        rounds.save_item(session.id, item)
         if text.strip() == ":skip":
             item.status = "skipped"
-            save_item(db, session.id, item)
+            rounds.save_item(session.id, item)
             return
         try:
-            answer = check_answer(text)
+            item.attempt_id = coach.save_answer(question.id, text)
         except CoachError as exc:
             ui.notice(f"{exc}; type ':skip' to skip this question")
             continue
-        item.attempt_id = coach.history.add(question.id, answer)
         item.status = "answered"
-        save_item(db, session.id, item)  # linked before grading, so an interrupt cannot lose it
-        outcome = grade_saved(coach, item.attempt_id, coach.rubric(question.id), answer, grader)
+        rounds.save_item(session.id, item)  # linked before grading, so an interrupt cannot lose it
+        outcome = coach.grade_attempt(item.attempt_id, grader)
         ui.show_result(turn, outcome, used, session.seconds_allowed - item.seconds_used)
         return
 
 
-def _probe(coach, session, item, question, ui, timer, grader) -> None:
-    from coach.app import check_answer
-    from coach.coaching.probes import answer_probe, load_probes, mark_asked, next_probes, skip_probe
+class _RoundProbeUI:
+    """The shared probe loop inside a round: each follow-up is a timed turn of its question."""
 
-    db = coach.history.db
+    def __init__(self, rounds, session, item, question, ui, timer):
+        self.rounds, self.session, self.item, self.question = rounds, session, item, question
+        self.ui, self.timer = ui, timer
+        self.turn: Turn | None = None
+        self.used = 0.0
+
+    def ask(self, probe, number: int, total: int) -> str | None:
+        allowed = self.session.seconds_allowed
+        self.turn = Turn("probe", self.item.position, len(self.session.items), self.question, allowed,
+                         allowed - self.item.seconds_used, probe, number, total)
+        try:
+            text, self.used = _read(self.item, self.turn, self.ui, self.timer)
+        except _Paused:
+            return None
+        finally:
+            self.rounds.save_item(self.session.id, self.item)
+        return text
+
+    def show_result(self, probe, outcome) -> None:
+        left = self.session.seconds_allowed - self.item.seconds_used
+        self.ui.show_result(self.turn, outcome, self.used, left)
+
+    def notice(self, message: str) -> None:
+        self.ui.notice(message)
+
+
+def _probe(coach, session, item, question, ui, timer, grader) -> None:
+    rounds = coach.storage.rounds
     if item.attempt_id is None or coach.history.get(item.attempt_id).grade is None:
         return  # an answer that could not be graded gets no probes
-    handled = [p for p in load_probes(db, item.attempt_id) if p.status in ("answered", "skipped")]
+    if session.seconds_allowed - item.seconds_used <= 0:
+        ui.notice("time is up for this question: moving on without its follow-ups")
+        return
+    handled = [p for p in coach.storage.probes.for_root(item.attempt_id) if p.status in ("answered", "skipped")]
     remaining = ROUND_PROBES - len(handled)
     if remaining <= 0:
         return
@@ -492,34 +386,11 @@ def _probe(coach, session, item, question, ui, timer, grader) -> None:
         return
     if probe_set.notice:
         ui.notice(probe_set.notice)
-    total = len(handled) + len(probe_set.probes)
-    for number, probe in enumerate(probe_set.probes, len(handled) + 1):
-        probe = mark_asked(coach, probe)
-        while True:
-            turn = Turn(
-                "probe",
-                item.position,
-                len(session.items),
-                question,
-                session.seconds_allowed,
-                session.seconds_allowed - item.seconds_used,
-                probe,
-                number,
-                total,
-            )
-            text, used = _read(item, turn, ui, timer)
-            save_item(db, session.id, item)
-            if text.strip() == ":skip":
-                skip_probe(coach, probe)
-                break
-            try:
-                check_answer(text)
-            except CoachError as exc:
-                ui.notice(f"{exc}; type ':skip' to skip this follow-up")
-                continue
-            outcome = answer_probe(coach, probe, text, grader)
-            ui.show_result(turn, outcome, used, session.seconds_allowed - item.seconds_used)
-            break
+    probe_ui = _RoundProbeUI(rounds, session, item, question, ui, timer)
+    run = run_probes(coach, probe_set, probe_ui, grader, len(handled) + 1,
+                     len(handled) + len(probe_set.probes))
+    if run.stopped:
+        raise _Paused
 
 
 # --- the scorecard ---------------------------------------------------------------------------
@@ -577,6 +448,14 @@ class Scorecard(BaseModel):
     graders: list[str]
 
 
+def mean_text(value: float | None) -> str:
+    """A mean to two decimals with at most one trailing zero dropped: 7.0, 6.5, 0.25."""
+    if value is None:
+        return "—"
+    text = f"{value:.2f}"
+    return text.removesuffix("0")
+
+
 def verdict_for(mean: float | None, lowest: float | None, bar: Bar) -> str:
     if mean is None or lowest is None:
         return "Incomplete"
@@ -590,27 +469,18 @@ def verdict_for(mean: float | None, lowest: float | None, bar: Bar) -> str:
 
 
 def _area_name(criterion_id: str, notes: dict) -> str:
-    from coach.grading.rubric import DIMENSIONS
-
     if criterion_id.startswith("dim-"):
         key = criterion_id.removeprefix("dim-")
-        for dims in DIMENSIONS.values():
-            for k, text in dims:
-                if k == key:
-                    return text.split(":")[0]
-        return key
+        return DIMENSION_TEXT[key].split(":")[0] if key in DIMENSION_TEXT else key
     note_id = criterion_id.split("/")[0]
     return notes[note_id].title if note_id in notes else note_id
 
 
 def scorecard(coach, session_id: int) -> Scorecard:
     """The round's scorecard, computed only from what history stores (grades, probes, times)."""
-    from coach.coaching.probes import CREDIT, covered_by, load_probes
-    from coach.export.scorecard import mean_text
-    from coach.grading.offline import DIMENSION_ADVICE
 
-    db = coach.history.db
-    session = load_session(db, session_id)
+    rounds = coach.storage.rounds
+    session = rounds.get(session_id)
     info = round_info(session.round)
     rows: list[QuestionScore] = []
     area_sum: dict[str, list[float]] = {}
@@ -636,7 +506,7 @@ def scorecard(coach, session_id: int) -> Scorecard:
             attempt = coach.history.get(item.attempt_id)
             row.attempt_id = attempt.id
             probe_attempts = []
-            for probe in load_probes(db, attempt.id):
+            for probe in coach.storage.probes.for_root(attempt.id):
                 if probe.attempt_id is not None:
                     answered = coach.history.get(probe.attempt_id)
                     probe_attempts.append(answered)

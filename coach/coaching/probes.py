@@ -6,22 +6,34 @@ from the notes' `Follow-up probes` matched to the missed points by meaning, from
 questions, and from templates around the candidate's own words. A probe's answer is an attempt whose
 parent is the root attempt, graded against a sub-rubric of the points the probe targets.
 
-Probes live in their own table (`probes`) in the history database:
-id, root attempt, answer attempt (once answered), question text, targeted criteria, status.
+Probes are stored by `coach.storage.probes` (root attempt, answer attempt once answered, question
+text, targeted criteria, status).
 """
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Literal
+from typing import Protocol
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
+from coach.corpus.prompts import load_prompt
 from coach.errors import CoachError
-from coach.models import Attempt, Criterion, Grade, Rubric
+from coach.grading.llm import format_rubric
+from coach.grading.offline import FUNCTION_WORDS
+from coach.grading.rubric import split_sentences
+from coach.llm.structured import LLMError, call_structured
+from coach.models import (
+    Attempt,
+    Criterion,
+    Grade,
+    GradeOutcome,
+    Probe,
+    ProbeKind,
+    Rubric,
+)
+from coach.search.embeddings import offline_embedder
 
 PROMPT_NAME, PROMPT_VERSION = "probe", "v1"
 TOOL_NAME = "submit_probes"
@@ -29,26 +41,8 @@ MAX_PROBES = 3
 MIN_MATCH = 0.30  # similarity between a missed point and a note's probe for the probe to test it
 LEAK_WORDS = 6  # a probe sharing this many consecutive words with a missed point gives it away
 MAX_QUOTE_WORDS = 16
-CREDIT = {"covered": 1.0, "partial": 0.5, "missed": 0.0}
+CREDIT = {"covered": 1.0, "partial": 0.5, "missed": 0.0, "contradicted": 0.0}
 
-ProbeKind = Literal["missed", "claim"]
-ProbeStatus = Literal["planned", "asked", "answered", "skipped"]
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS probes (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    root_id INTEGER NOT NULL REFERENCES attempts(id) ON DELETE CASCADE,
-    attempt_id INTEGER UNIQUE REFERENCES attempts(id) ON DELETE CASCADE,
-    question TEXT NOT NULL,
-    kind TEXT NOT NULL CHECK (kind IN ('missed', 'claim')),
-    quote TEXT NOT NULL DEFAULT '',
-    source TEXT NOT NULL DEFAULT '',
-    targets_json TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('planned', 'asked', 'answered', 'skipped')),
-    created_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS probes_root ON probes(root_id);
-"""
 
 # Interviewer questions for a missed general dimension: they ask for the quality, never name the answer.
 DIMENSION_PROBES = {
@@ -64,6 +58,9 @@ DIMENSION_PROBES = {
     "dim-ownership": "Which decisions in that story were yours, and what did you personally do?",
     "dim-result": "How did you measure the outcome, and what changed as a result?",
     "dim-reflection": "Looking back, what would you do differently, and what have you changed since?",
+    "dim-practices": "What exactly do you do, week to week, to make that happen?",
+    "dim-illustration": "Can you give me one concrete example where you did that?",
+    "dim-tradeoffs": "What does that approach cost you, and when would you do it differently?",
 }
 
 # Follow-ups around a quoted claim, by what the claim contains; the first unused one is asked.
@@ -101,24 +98,6 @@ ABSOLUTE_RE = re.compile(
 CLAUSE_END_RE = re.compile(r"[,;:()\u2014]|\s(?:because|since|which|so that|whereas|but)\s")
 
 
-class Probe(BaseModel):
-    """One follow-up question in the thread of a root attempt."""
-
-    id: int | None = None
-    root_id: int
-    text: str
-    kind: ProbeKind
-    targets: list[Criterion]  # the rubric points its answer is graded against
-    quote: str = ""  # the candidate's words a claim probe quotes
-    source: str = ""  # "note:<id>", "dimension", "template" or "llm"
-    status: ProbeStatus = "planned"
-    attempt_id: int | None = None
-
-    @property
-    def target_ids(self) -> list[str]:
-        return [c.id for c in self.targets]
-
-
 @dataclass
 class ProbeSet:
     """The probes to ask next for one root attempt."""
@@ -146,97 +125,18 @@ class _Candidate:
     source: str = ""
 
 
-# --- storage ---------------------------------------------------------------------------------
-
-
-def ensure_schema(db) -> None:
-    db.executescript(SCHEMA)
-
-
-def _row_probe(row) -> Probe:
-    return Probe(
-        id=row["id"],
-        root_id=row["root_id"],
-        text=row["question"],
-        kind=row["kind"],
-        targets=[Criterion.model_validate(c) for c in json.loads(row["targets_json"])],
-        quote=row["quote"],
-        source=row["source"],
-        status=row["status"],
-        attempt_id=row["attempt_id"],
-    )
-
-
-def load_probes(db, root_id: int) -> list[Probe]:
-    ensure_schema(db)
-    return [
-        _row_probe(r)
-        for r in db.execute("SELECT * FROM probes WHERE root_id = ? ORDER BY id", (root_id,))
-    ]
-
-
-def get_probe(db, probe_id: int) -> Probe:
-    ensure_schema(db)
-    row = db.execute("SELECT * FROM probes WHERE id = ?", (probe_id,)).fetchone()
-    if row is None:
-        raise CoachError(f"no probe {probe_id}")
-    return _row_probe(row)
-
-
-def probe_for_attempt(db, attempt_id: int) -> Probe | None:
-    """The probe an attempt answers, if it answers one."""
-    ensure_schema(db)
-    row = db.execute("SELECT * FROM probes WHERE attempt_id = ?", (attempt_id,)).fetchone()
-    return _row_probe(row) if row else None
-
-
-def _write(db, sql: str, params: tuple):
-    from coach.storage.attempts import write
-
-    return write(db, sql, params, "the probes table")
-
-
-def save_probe(db, probe: Probe) -> Probe:
-    ensure_schema(db)
-    cursor = _write(
-        db,
-        "INSERT INTO probes (root_id, attempt_id, question, kind, quote, source, targets_json, status, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            probe.root_id,
-            probe.attempt_id,
-            probe.text,
-            probe.kind,
-            probe.quote,
-            probe.source,
-            json.dumps([c.model_dump() for c in probe.targets]),
-            probe.status,
-            datetime.now(UTC).isoformat(timespec="seconds"),
-        ),
-    )
-    return probe.model_copy(update={"id": int(cursor.lastrowid)})
-
-
-def set_status(db, probe: Probe, status: ProbeStatus, attempt_id: int | None = None) -> Probe:
-    if probe.id is None:
-        raise CoachError("this probe was never saved")
-    _write(
-        db,
-        "UPDATE probes SET status = ?, attempt_id = COALESCE(?, attempt_id) WHERE id = ?",
-        (status, attempt_id, probe.id),
-    )
-    return probe.model_copy(update={"status": status, "attempt_id": attempt_id or probe.attempt_id})
+# --- probe status ------------------------------------------------------------------------------
 
 
 def mark_asked(coach, probe: Probe) -> Probe:
     """Record that the candidate has been shown the probe."""
     if probe.status == "planned":
-        return set_status(coach.history.db, probe, "asked")
+        return coach.storage.probes.set_status(probe, "asked")
     return probe
 
 
 def skip_probe(coach, probe: Probe) -> Probe:
-    return set_status(coach.history.db, probe, "skipped")
+    return coach.storage.probes.set_status(probe, "skipped")
 
 
 # --- the text checks -------------------------------------------------------------------------
@@ -309,10 +209,22 @@ def thread_rubric(coach, root: Attempt) -> Rubric:
     )
 
 
+def expected_points(criterion: Criterion, expects: list[str]) -> list[Criterion]:
+    """What a probe's answer is graded on: the probe's own expected points (ids `POINT#k`, so covering
+    one counts for the root point it probes), or the probed point itself when the note lists none."""
+    if not expects:
+        return [criterion]
+    weight = round(criterion.weight / len(expects), 3)
+    return [
+        Criterion(id=f"{criterion.id}#{k}", text=text, weight=weight, source=criterion.source)
+        for k, text in enumerate(expects, 1)
+    ]
+
+
 def covered_by(answers: list[Attempt]) -> set[str]:
-    """Criterion ids that any of these graded answers covered."""
+    """Criterion ids that any of these graded answers covered (a probe's expected point `X#k` counts as X)."""
     return {
-        r.criterion_id
+        r.criterion_id.split("#")[0]
         for a in answers
         if a.grade
         for r in a.grade.criteria
@@ -331,6 +243,7 @@ def gaps(root: Attempt, answered: list[Attempt]) -> list[Criterion]:
         for r in root.grade.criteria
         if r.status != "covered" and r.criterion_id not in covered_later
     ]
+    # A contradicted point is as open as a missed one (CREDIT 0): probing it is how the candidate fixes it.
     open_.sort(key=lambda r: (-r.weight * (1.0 - CREDIT[r.status]), order[r.criterion_id]))
     return [by_id[r.criterion_id] for r in open_]
 
@@ -348,7 +261,6 @@ class Claim:
 
 def claims(answer: str, kind: str) -> list[Claim]:
     """The candidate's boldest specific claims, boldest first: decisions, named techniques, numbers."""
-    from coach.grading.rubric import split_sentences
 
     found: list[tuple[float, int, Claim]] = []
     for index, sentence in enumerate(split_sentences(answer)):
@@ -390,7 +302,6 @@ def claims(answer: str, kind: str) -> list[Claim]:
 
 def _quote(text: str) -> str:
     """At most MAX_QUOTE_WORDS words of the text, not ending on a little word or punctuation."""
-    from coach.grading.offline import FUNCTION_WORDS
 
     words = text.split()
     cut = len(words) > MAX_QUOTE_WORDS
@@ -445,10 +356,11 @@ def offline_probes(
         (note_id, b)
         for note_id in rubric.note_ids
         if note_id in notes
-        for b in notes[note_id].probes
+        for b in notes[note_id].probe_items
+        if b.fits(rubric.question_id)
     ]
     found_claims = claims(root.answer, rubric.kind)
-    texts = [c.text for c in content] + [b for _, b in bullets] + [c.sentence for c in found_claims]
+    texts = [c.text for c in content] + [b.text for _, b in bullets] + [c.sentence for c in found_claims]
     vectors = embedder.embed(texts) if texts else None
     n_content, n_bullets = len(content), len(bullets)
     content_vecs = vectors[:n_content] if vectors is not None else None
@@ -469,10 +381,10 @@ def offline_probes(
                 if j in used or float(sims[i, j]) < MIN_MATCH:
                     continue
                 used.add(j)
+                note_id, probe = bullets[j]
                 gap_candidates.append(
-                    _Candidate(
-                        [bullets[j][1]], "missed", [criterion], source=f"note:{bullets[j][0]}"
-                    )
+                    _Candidate([probe.text], "missed", expected_points(criterion, probe.expects),
+                               source=f"note:{note_id}")
                 )
                 break
     for criterion in missed_dims:
@@ -552,17 +464,6 @@ class ProbeFormatError(CoachError):
     """The model's reply was not a usable list of probes."""
 
 
-def _tool_schema() -> dict:
-    return {
-        "type": "function",
-        "function": {
-            "name": TOOL_NAME,
-            "description": "Submit the follow-up questions to ask the candidate.",
-            "parameters": ProbeReply.model_json_schema(),
-        },
-    }
-
-
 def probe_messages(
     rubric: Rubric,
     root: Attempt,
@@ -571,8 +472,6 @@ def probe_messages(
     asked: list[str],
     limit: int,
 ) -> list[tuple[str, str]]:
-    from coach.corpus.prompts import load_prompt
-    from coach.grading.llm import format_rubric
 
     assert root.grade is not None
     safe = re.sub(r"</?\s*answer\s*>", "[tag removed]", root.answer, flags=re.IGNORECASE)
@@ -590,50 +489,8 @@ def probe_messages(
     return [("system", system), ("user", user)]
 
 
-def _invoke(model, messages):
-    """Tool calling first; if the server rejects tools, JSON mode with the schema in the prompt."""
-    import openai
-
-    if hasattr(model, "bind_tools"):
-        try:
-            return model.bind_tools([_tool_schema()], tool_choice=TOOL_NAME).invoke(messages)
-        except (
-            openai.BadRequestError,
-            openai.UnprocessableEntityError,
-            openai.InternalServerError,
-        ):
-            pass
-    schema = json.dumps(ProbeReply.model_json_schema())
-    extra = ("user", f"Reply with one JSON object only, matching this JSON schema: {schema}")
-    bound = model.bind(response_format={"type": "json_object"}) if hasattr(model, "bind") else model
-    return bound.invoke(list(messages) + [extra])
-
-
-def parse_reply(response) -> ProbeReply:
-    from coach.grading.llm import first_json_object
-
-    candidates = [call.get("args", {}) for call in getattr(response, "tool_calls", None) or []]
-    content = (
-        response.content if isinstance(response.content, str) else json.dumps(response.content)
-    )
-    if not candidates and content:
-        try:
-            candidates.append(first_json_object(content))
-        except ValueError:
-            raise ProbeFormatError("the model's probes were not JSON") from None
-    if not candidates:
-        raise ProbeFormatError("the model returned no probes")
-    try:
-        return ProbeReply.model_validate(candidates[0])
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise ProbeFormatError(
-            f"the model's probes were malformed ({'.'.join(str(p) for p in first['loc'])}: {first['msg']})"
-        ) from None
-
-
 def llm_probes(
-    model,
+    settings,
     rubric: Rubric,
     root: Attempt,
     answered: list[Attempt],
@@ -645,10 +502,25 @@ def llm_probes(
 ) -> list[Probe]:
     """One LLM call; probes that repeat, give a point away, misquote or target nothing are dropped."""
     open_points = gaps(root, answered)
-    bullets = [b for note_id in rubric.note_ids if note_id in notes for b in notes[note_id].probes]
-    reply = parse_reply(
-        _invoke(model, probe_messages(rubric, root, open_points, bullets, asked_list, limit))
-    )
+    bullets = [
+        b.text
+        for note_id in rubric.note_ids
+        if note_id in notes
+        for b in notes[note_id].probe_items
+        if b.fits(rubric.question_id)
+    ]
+    try:
+        reply = call_structured(
+            settings,
+            probe_messages(rubric, root, open_points, bullets, asked_list, limit),
+            ProbeReply,
+            TOOL_NAME,
+            description="Submit the follow-up questions to ask the candidate.",
+        ).value
+    except LLMError as exc:
+        if exc.kind == "malformed":
+            raise ProbeFormatError(f"the model's probes were malformed twice: {exc.reason}") from None
+        raise
     by_id = {c.id: c for c in rubric.criteria}
     plain_answer = f" {squash(root.answer)} "
     candidates = []
@@ -682,11 +554,9 @@ def next_probes(
     """
     if not 1 <= limit <= MAX_PROBES:
         raise CoachError(f"ask between 1 and {MAX_PROBES} probes, not {limit}")
-    db = coach.history.db
-    ensure_schema(db)
     root = root_attempt(coach, attempt_id)
     rubric = thread_rubric(coach, root)
-    existing = load_probes(db, root.id)
+    existing = coach.storage.probes.for_root(root.id)
     waiting = [p for p in existing if p.status in ("planned", "asked")][:limit]
     if len(waiting) >= limit:
         return ProbeSet(root.id, waiting, "stored")
@@ -699,10 +569,8 @@ def next_probes(
     fresh: list[Probe] = []
     if name == "llm":
         try:
-            from coach.llm.client import chat_model
-
             fresh = llm_probes(
-                chat_model(coach.settings),
+                coach.settings,
                 rubric,
                 root,
                 answered,
@@ -713,45 +581,19 @@ def next_probes(
                 root.id,
             )
             source = "llm"
-        except Exception as exc:  # noqa: BLE001 - any failure follows COACH_FALLBACK
-            message = str(exc) if isinstance(exc, CoachError) else _describe(exc, coach.settings)
+        except CoachError as exc:  # an endpoint or format failure follows COACH_FALLBACK
+            message = str(exc)
             if coach.settings.coach_fallback != "offline":
                 raise CoachError(f"could not write follow-up probes: {message}") from None
             notice = f"LLM probes failed ({message}); chose them offline instead"
     if source == "offline":
-        from coach.search.embeddings import offline_embedder
 
         quoted = {squash(p.quote) for p in existing if p.quote}
         fresh = offline_probes(
             rubric, root, answered, coach.notes, asked, need, offline_embedder(), root.id, quoted
         )
-    saved = [save_probe(db, p) for p in fresh]
+    saved = [coach.storage.probes.add(p) for p in fresh]
     return ProbeSet(root.id, waiting + saved, source, notice)
-
-
-def _describe(exc: Exception, settings) -> str:
-    from coach.llm.client import describe_failure
-
-    return describe_failure(exc, settings)
-
-
-def grade_saved(coach, attempt_id: int, rubric: Rubric, answer: str, grader: str | None):
-    """Grade a saved answer against `rubric` and record it; a failed grade leaves it pending."""
-    from coach.app import GradeOutcome, truncate_words
-
-    _, truncated = truncate_words(answer)
-    try:
-        graded = coach.grade_rubric(rubric, answer, grader)
-    except Exception as exc:  # noqa: BLE001 - mirrors Coach.answer: the answer stays saved
-        message = str(exc) if isinstance(exc, CoachError) else _describe(exc, coach.settings)
-        if coach.grader_name(grader) == "llm" and coach.settings.coach_fallback == "offline":
-            graded = coach.grade_rubric(rubric, answer, "offline")
-            graded.flags.insert(0, f"LLM grade failed ({message}); graded offline instead")
-        else:
-            coach.history.record_failure(attempt_id, message)
-            return GradeOutcome(attempt_id, None, message, truncated)
-    coach.history.record_grade(attempt_id, graded)
-    return GradeOutcome(attempt_id, graded, "", truncated)
 
 
 def sub_rubric(coach, probe: Probe) -> Rubric:
@@ -772,24 +614,60 @@ def sub_rubric(coach, probe: Probe) -> Rubric:
     )
 
 
-def answer_probe(coach, probe: Probe, answer: str, grader: str | None = None):
-    """Save the probe's answer in the thread (parent = root attempt), then grade it on its sub-rubric."""
-    from coach.app import check_answer
-
-    answer = check_answer(answer)
+def record_answer(coach, probe: Probe, attempt_id: int) -> Probe:
+    """Link a saved answer attempt to its probe (the probe is saved first if it never was)."""
     if probe.id is None:
-        probe = save_probe(coach.history.db, probe)
-    if probe.attempt_id is not None:
-        raise CoachError(f"probe {probe.id} is already answered (attempt {probe.attempt_id})")
-    root = coach.history.get(probe.root_id)
-    attempt_id = coach.history.add(root.question_id, answer, parent_id=root.id)
-    set_status(coach.history.db, probe, "answered", attempt_id)
-    return grade_saved(coach, attempt_id, sub_rubric(coach, probe), answer, grader)
+        probe = coach.storage.probes.add(probe)
+    return coach.storage.probes.set_status(probe, "answered", attempt_id)
+
+
+class ProbeUI(Protocol):
+    """How a probe loop talks to the candidate (the terminal, a mock round's clock, a test)."""
+
+    def ask(self, probe: Probe, number: int, total: int) -> str | None:
+        """The typed answer, ':skip', ':quit', or None at the end of input."""
+
+    def show_result(self, probe: Probe, outcome: GradeOutcome) -> None: ...
+
+    def notice(self, message: str) -> None: ...
+
+
+@dataclass
+class ProbeRun:
+    answered: int = 0
+    stopped: bool = False  # the candidate typed ':quit' or input ended
+
+
+def run_probes(coach, probe_set: ProbeSet, ui: ProbeUI, grader: str | None, first_number: int = 1,
+               total: int | None = None) -> ProbeRun:
+    """Ask each probe of the set and grade its answer. One rule everywhere: ':skip' skips a probe,
+    an empty answer asks again, ':quit' or the end of input stops; answers are saved before grading."""
+    run = ProbeRun()
+    total = total or first_number - 1 + len(probe_set.probes)
+    for number, probe in enumerate(probe_set.probes, first_number):
+        probe = mark_asked(coach, probe)
+        while True:
+            text = ui.ask(probe, number, total)
+            if text is None or text.strip() in (":quit", ":q"):
+                run.stopped = True
+                return run
+            if text.strip() == ":skip":
+                skip_probe(coach, probe)
+                break
+            try:
+                outcome = coach.answer_probe(probe, text, grader)
+            except CoachError as exc:  # an empty or unusable answer: nothing was saved
+                ui.notice(f"{exc}; type ':skip' to skip this follow-up")
+                continue
+            ui.show_result(probe, outcome)
+            run.answered += outcome.grade is not None
+            break
+    return run
 
 
 def probe_rubric(coach, attempt_id: int) -> Rubric | None:
     """For `regrade`: the sub-rubric of the probe this attempt answers, or None for a normal attempt."""
-    probe = probe_for_attempt(coach.history.db, attempt_id)
+    probe = coach.storage.probes.for_attempt(attempt_id)
     return sub_rubric(coach, probe) if probe else None
 
 
@@ -800,7 +678,7 @@ def thread(coach, attempt_id: int) -> list[ThreadEntry]:
     attempts = coach.history.thread(root.id)
     children = {a.id: a for a in attempts[1:]}
     entries = [ThreadEntry(attempts[0])]
-    for probe in load_probes(coach.history.db, root.id):
+    for probe in coach.storage.probes.for_root(root.id):
         if probe.status == "planned":
             continue
         entries.append(

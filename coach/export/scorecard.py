@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
+from coach.coaching.mock import mean_text
 from coach.errors import CoachError
 
 FORMATS = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
@@ -18,14 +19,6 @@ def clock(seconds: float) -> str:
 
 def score_text(value: float | None) -> str:
     return "—" if value is None else f"{value:.1f}"
-
-
-def mean_text(value: float | None) -> str:
-    """A mean to two decimals with at most one trailing zero dropped: 7.0, 6.5, 0.25."""
-    if value is None:
-        return "—"
-    text = f"{value:.2f}"
-    return text.removesuffix("0")
 
 
 def report_format(path: Path) -> str:
@@ -56,8 +49,13 @@ def _time(q) -> str:
     return used + (" over time" if q.overtime else "")
 
 
-def _area(a) -> str:
-    return f"{a.name} ({round(a.credit * 100)}% of {a.points} point{'s' if a.points != 1 else ''})"
+def area_text(a) -> str:
+    """An area with what its percentage means: the share of its rubric points the answers covered."""
+    return f"{a.name}: covered {round(a.credit * 100)}% of its {a.points} rubric point{'s' if a.points != 1 else ''}"
+
+
+def questions_text(n: int) -> str:
+    return f"{n} question{'s' if n != 1 else ''}"
 
 
 def to_markdown(card) -> str:
@@ -65,7 +63,7 @@ def to_markdown(card) -> str:
         f"# Mock interview scorecard: {card.title}",
         "",
         (
-            f"Round {card.round}, {len(card.questions)} questions in {card.minutes} minutes"
+            f"Round {card.round}, {questions_text(len(card.questions))} in {card.minutes} minutes"
             f" (graded by: {', '.join(card.graders) or 'nobody yet'})."
         ),
         "",
@@ -84,13 +82,13 @@ def to_markdown(card) -> str:
     lines += ["", f"Mean score: {mean}/10. Lowest: {score_text(card.lowest)}.", ""]
     lines += (
         ["## Strongest areas", ""]
-        + [f"- {_area(a)}" for a in card.strongest]
+        + [f"- {area_text(a)}" for a in card.strongest]
         + (["- none yet"] if not card.strongest else [])
         + [""]
     )
     lines += (
         ["## Weakest areas", ""]
-        + [f"- {_area(a)}" for a in card.weakest]
+        + [f"- {area_text(a)}" for a in card.weakest]
         + (["- none"] if not card.weakest else [])
         + [""]
     )
@@ -131,7 +129,7 @@ tr.over td {{ background: #fff3cd; }}
 </head>
 <body>
 <h1>Mock interview scorecard: {e(card.title)}</h1>
-<p>Round {e(card.round)}, {len(card.questions)} questions in {card.minutes} minutes (graded by: {e(", ".join(card.graders) or "nobody yet")}).</p>
+<p>Round {e(card.round)}, {questions_text(len(card.questions))} in {card.minutes} minutes (graded by: {e(", ".join(card.graders) or "nobody yet")}).</p>
 <p class="verdict">Verdict: {e(card.verdict)}</p>
 {items(card.reasons)}
 <p>The bar: {e(card.bar)}</p>
@@ -141,9 +139,9 @@ tr.over td {{ background: #fff3cd; }}
 </table>
 <p>Mean score: {mean}/10. Lowest: {score_text(card.lowest)}.</p>
 <h2>Strongest areas</h2>
-{items([_area(a) for a in card.strongest] or ["none yet"])}
+{items([area_text(a) for a in card.strongest] or ["none yet"])}
 <h2>Weakest areas</h2>
-{items([_area(a) for a in card.weakest] or ["none"])}
+{items([area_text(a) for a in card.weakest] or ["none"])}
 <h2>Fix these first</h2>
 {items(card.fix_first, "ol")}
 <h2>Questions</h2>

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -16,9 +16,10 @@ from coach.models import CriterionResult, Grade, Rubric
 PARAMS_FILE = Path(__file__).with_name("offline_params.json")
 
 NOTICE = (
-    "Offline grader: each rubric point is matched to your sentences by meaning with a small local "
-    "embedding model (all-MiniLM-L6-v2). It measures coverage of the points, not whether every claim "
-    "is right. Set OPENAI_API_KEY or OPENAI_BASE_URL for an LLM grade."
+    "Offline grader: each rubric point, its usual correct phrasings and its common wrong claims are "
+    "matched to your sentences and clauses by meaning with a small local embedding model "
+    "(all-MiniLM-L6-v2). It catches wrong claims it has an example of, not every false statement, "
+    "and it cannot judge reasoning. Set OPENAI_API_KEY or OPENAI_BASE_URL for an LLM grade."
 )
 
 FUNCTION_WORDS = set(
@@ -41,6 +42,11 @@ DIMENSION_SIGNALS = {
     "result": r"\d+(\.\d+)? ?(%|percent|x\b|ms\b|days|weeks|months|crore|lakh|million|k\b)|"
     r"\b(increased|reduced|improved|cut|grew|saved|lifted)\b",
     "reflection": r"\blearn(ed|t)\b|in hindsight|next time|would do differently|lesson|since then|now i\b",
+    "practices": r"\b(every|weekly|monthly|each (week|sprint|quarter)|ritual|review|doc(ument)?s?|template|"
+    r"checklist|sync|1:1|one-on-one|standup|dashboard|process|rubric|okrs?)\b",
+    "illustration": r"\b(for example|for instance|e\.g\.|once|last (year|quarter)|at my|when i|in one case|"
+    r"take|recently)\b",
+    "tradeoffs": r"trade-?off|at the expense|downside|cost|instead|versus|\bvs\b|whereas|unless|only if|risk",
 }
 
 
@@ -55,6 +61,9 @@ class OfflineParams:
     injection_factor: float = 0.7  # an answer that tries to instruct the grader keeps this share
     story_floor: float = 0.5  # behavioral: a story differs from the reference's, so topicality gates less
     prose_ratio: float = 0.25  # below this share of function words, an answer is a keyword list
+    contra_min: float = 1.01  # a clause this close to a known wrong claim about a point (off: see fit)
+    contra_margin: float = 0.04  # ...and this much closer to it than to any correct phrasing contradicts it
+    contra_penalty: float = 0.5  # a contradicted point costs this share of its weight, beyond earning nothing
 
     @classmethod
     def load(cls, path: Path = PARAMS_FILE) -> OfflineParams:
@@ -108,6 +117,7 @@ class _Prepared:
     sentences: list[str]
     flags: list[str]
     injection: bool = False
+    clauses: list[str] = field(default_factory=list)  # parts of dense sentences (lists, semicolons)
 
 
 class OfflineGrader:
@@ -127,7 +137,8 @@ class OfflineGrader:
         sentences, removed = strip_injection(split_sentences(answer))
         if removed:
             flags.append(f"{len(removed)} sentence(s) addressed to the grader were ignored")
-        return _Prepared(rubric, " ".join(sentences), sentences, flags, bool(flags))
+        clauses = [c for s in sentences for c in split_clauses(s)]
+        return _Prepared(rubric, " ".join(sentences), sentences, flags, bool(flags), clauses)
 
     def measure_batch(self, items: list[tuple[Rubric, str]]) -> list[Measurement]:
         """Similarities and signals for each answer: everything the score needs except the params."""
@@ -136,15 +147,28 @@ class OfflineGrader:
         for prep in prepared:
             for c in prep.rubric.criteria:
                 if not c.dimension:
-                    texts.setdefault(c.text, len(texts))
-            for sentence in prep.sentences:
-                texts.setdefault(sentence, len(texts))
+                    for text in [c.text, *c.says, *(w.claim for w in c.wrong)]:
+                        texts.setdefault(text, len(texts))
+            for unit in prep.sentences + prep.clauses:
+                texts.setdefault(unit, len(texts))
         vectors = self.embedder.embed(list(texts)) if texts else np.zeros((0, 384), dtype=np.float32)
         return [_measure(prep, vectors, texts) for prep in prepared]
 
     def grade_batch(self, items: list[tuple[Rubric, str]]) -> list[Grade]:
         """Grade many answers with one embedding pass (criteria and sentences deduplicated)."""
         return [score(m, self.params) for m in self.measure_batch(items)]
+
+
+@dataclass
+class Contradiction:
+    unit: str  # the candidate's clause
+    claim: str  # the known wrong claim it matches
+    correction: str
+    similarity: float
+    margin: float  # how much closer to the wrong claim than to any correct phrasing
+
+    def holds(self, p: OfflineParams) -> bool:
+        return self.similarity >= p.contra_min and self.margin >= p.contra_margin
 
 
 @dataclass
@@ -156,23 +180,52 @@ class Measurement:
     holistic_sim: float  # whole answer vs whole rubric
     prose: float  # share of function words
     dim_credits: list[float]
+    contradiction: list[Contradiction | None]  # per content criterion: the closest wrong claim, if closer than any right one
+
+
+def split_clauses(sentence: str) -> list[str]:
+    """The parts of a dense sentence (split at semicolons, commas and 'and'/'but' before a verb-like
+    word), kept when they have at least four words, so one clause can be evidence on its own."""
+    parts = [p.strip() for p in re.split(r";|,|\s\u2014\s|:\s", sentence)]
+    parts = [p for p in parts if len(p.split()) >= 4]
+    return parts if len(parts) > 1 else []
 
 
 def _measure(prep: _Prepared, vectors: np.ndarray, index: dict[str, int]) -> Measurement:
     content = [c for c in prep.rubric.criteria if not c.dimension]
     dims = [c for c in prep.rubric.criteria if c.dimension]
     evidence = [""] * len(content)
+    contradiction: list[Contradiction | None] = [None] * len(content)
+    units = prep.sentences + prep.clauses
     if prep.sentences and content:
-        crit = vectors[[index[c.text] for c in content]]
         sentence_vecs = vectors[[index[s] for s in prep.sentences]]
+        unit_vecs = vectors[[index[u] for u in units]]
         # A point may be made across two sentences: windows of two consecutive sentences are the
         # normalized mean of their vectors (embedding the joined text costs twice the model time).
         pairs = sentence_vecs[:-1] + sentence_vecs[1:]
         pairs = pairs / np.clip(np.linalg.norm(pairs, axis=1, keepdims=True), 1e-12, None)
-        windows = np.vstack([sentence_vecs, pairs])
-        best_sim = (crit @ windows.T).max(axis=1)
-        sentence_best = (crit @ sentence_vecs.T).argmax(axis=1)
-        evidence = [prep.sentences[int(i)] for i in sentence_best]
+        windows = np.vstack([unit_vecs, pairs])
+        best_sim = np.zeros(len(content))
+        for i, c in enumerate(content):
+            right = vectors[[index[t] for t in [c.text, *c.says]]]
+            right_sims = right @ windows.T  # phrasings x windows
+            best_sim[i] = float(right_sims[0].max())
+            if c.says:
+                # A correct phrasing counts as the point itself, discounted a little (it is narrower).
+                best_sim[i] = max(best_sim[i], float(right_sims[1:].max()) - 0.03)
+            evidence[i] = units[int(right_sims[:, : len(units)].max(axis=0).argmax())]
+            if c.wrong:
+                wrong = vectors[[index[w.claim] for w in c.wrong]]
+                wrong_sims = wrong @ unit_vecs.T  # claims x units
+                per_unit_wrong = wrong_sims.max(axis=0)
+                margin = per_unit_wrong - right_sims[:, : len(units)].max(axis=0)
+                j = int(np.argmax(np.where(margin > 0, per_unit_wrong, -1.0)))
+                if margin[j] > 0:
+                    k = int(wrong_sims[:, j].argmax())
+                    contradiction[i] = Contradiction(
+                        units[j], c.wrong[k].claim, c.wrong[k].correction, float(per_unit_wrong[j]), float(margin[j])
+                    )
+        crit = vectors[[index[c.text] for c in content]]
         answer_vec, rubric_vec = sentence_vecs.mean(axis=0), crit.mean(axis=0)
         holistic = float(answer_vec @ rubric_vec / (np.linalg.norm(answer_vec) * np.linalg.norm(rubric_vec) + 1e-12))
     else:
@@ -189,24 +242,39 @@ def _measure(prep: _Prepared, vectors: np.ndarray, index: dict[str, int]) -> Mea
         holistic_sim=holistic,
         prose=prose_share(prep.answer),
         dim_credits=dim_credits,
+        contradiction=contradiction,
     )
 
 
+def _credits(m: Measurement, p: OfflineParams) -> tuple[np.ndarray, np.ndarray]:
+    """Per content point: credit in [0, 1] (nothing when contradicted) and whether it is contradicted."""
+    credit = _ramp(m.best_sim, p) if len(m.weights) else np.zeros(0)
+    contradicted = np.array([bool(c and c.holds(p)) for c in m.contradiction], dtype=bool)
+    return np.where(contradicted, 0.0, credit), contradicted
+
+
 def score_value(m: Measurement, p: OfflineParams) -> float:
-    """The 0-10 score from a measurement: weighted coverage, scaled down for keyword lists."""
+    """The 0-10 score from a measurement: weighted coverage of the core points (staff points add a
+    bonus, never a shortfall), less a penalty per contradicted point, scaled down for keyword lists."""
     if not len(m.weights):
         return 0.0
-    coverage = float((m.weights * _ramp(m.best_sim, p)).sum() / m.weights.sum())
-    topical = float(_ramp(m.holistic_sim, p))
+    credit, contradicted = _credits(m, p)
+    staff = np.array([c.level == "staff" for c in m.prep.rubric.criteria if not c.dimension], dtype=bool)
+    core_weight = float(m.weights[~staff].sum()) or float(m.weights.sum())
+    earned = float((m.weights * credit).sum()) - p.contra_penalty * float(m.weights[contradicted].sum())
+    coverage = float(np.clip(earned / core_weight, 0.0, 1.0))
+    wrong_share = float(m.weights[contradicted].sum() / m.weights.sum())
+    topical = float(_ramp(m.holistic_sim, p)) * (1.0 - wrong_share)
     content_score = p.alpha * coverage + (1 - p.alpha) * topical
     prose_factor = min(1.0, m.prose / p.prose_ratio) if p.prose_ratio > 0 else 1.0
     share = p.dim_weight_behavioral if m.prep.rubric.kind == "behavioral" else p.dim_weight
     dim_score = float(np.mean(m.dim_credits)) if m.dim_credits else 0.0
     if not m.dim_credits:
         share = 0.0
-    # Dimension signals count only as far as the answer is on topic: a well-shaped story about
-    # something else earns nothing from them.
+    # Dimension signals count only as far as the answer is on topic and right: a well-shaped story
+    # about something else, or built on wrong claims, earns nothing from them.
     gate = max(topical, p.story_floor) if m.prep.rubric.kind == "behavioral" else topical
+    gate *= 1.0 - wrong_share
     value = 10.0 * prose_factor * ((1 - share) * content_score + share * dim_score * gate)
     if m.prep.injection:
         value *= p.injection_factor
@@ -217,16 +285,22 @@ def score(m: Measurement, p: OfflineParams) -> Grade:
     prep = m.prep
     content = [c for c in prep.rubric.criteria if not c.dimension]
     dims = [c for c in prep.rubric.criteria if c.dimension]
-    credit = _ramp(m.best_sim, p) if len(content) else np.zeros(0)
+    credit, contradicted = _credits(m, p)
     results = []
+    corrections = []
     for i, c in enumerate(content):
-        status = _status(float(credit[i]))
+        status = "contradicted" if contradicted[i] else _status(float(credit[i]))
+        evidence = m.evidence[i] if status in ("covered", "partial") else ""
+        if status == "contradicted":
+            found = m.contradiction[i]
+            evidence = found.unit
+            corrections.append(f"You said \u201c{_clip(found.unit, 160)}\u201d, but {_lower_first(found.correction)}")
         results.append(
             CriterionResult(
                 criterion_id=c.id,
                 text=c.text,
                 status=status,
-                evidence=_clip(m.evidence[i]) if status != "missed" else "",
+                evidence=_clip(evidence),
                 similarity=round(float(m.best_sim[i]), 4),
                 weight=c.weight,
             )
@@ -236,7 +310,11 @@ def score(m: Measurement, p: OfflineParams) -> Grade:
     flags = list(prep.flags)
     if prep.sentences and p.prose_ratio > 0 and m.prose < p.prose_ratio:
         flags.append("reads as a keyword list: points named without explanation earn little credit")
-    return _feedback(prep.rubric, results, score_value(m, p), flags)
+    return _feedback(prep.rubric, results, score_value(m, p), flags, corrections)
+
+
+def _lower_first(text: str) -> str:
+    return text if text[1:2].isupper() else text[:1].lower() + text[1:]
 
 
 def _clip(text: str, limit: int = 220) -> str:
@@ -268,16 +346,23 @@ DIMENSION_ADVICE = {
     "dim-ownership": "Say 'I' for what you decided and did; make your own role unmistakable.",
     "dim-result": "Give a number for the result (metric, time or money) and the time frame.",
     "dim-reflection": "End with what you learned and what you changed afterwards.",
+    "dim-practices": "Name the concrete mechanisms you use (rituals, documents, reviews) and how they work.",
+    "dim-illustration": "Ground the approach in one concrete example from your experience.",
+    "dim-tradeoffs": "Say what your approach costs and when you would choose differently.",
 }
 
 
-def _feedback(rubric: Rubric, results: list[CriterionResult], score: float, flags: list[str]) -> Grade:
+def _feedback(
+    rubric: Rubric, results: list[CriterionResult], score: float, flags: list[str], corrections: list[str]
+) -> Grade:
     content = [r for r in results if not r.criterion_id.startswith("dim-")]
+    staff = {c.id for c in rubric.criteria if c.level == "staff"}
     by_weight = sorted(content, key=lambda r: (-r.weight, r.criterion_id))
     strengths = [r.text for r in by_weight if r.status == "covered"][:3]
-    gaps = [r.text for r in by_weight if r.status == "missed"] + [
-        f"(only partly) {r.text}" for r in by_weight if r.status == "partial"
-    ]
+    # Wrong claims first, then missing core points; a missing staff point is advice, not a gap.
+    gaps = corrections + [r.text for r in by_weight if r.status == "missed" and r.criterion_id not in staff] + [
+        f"(only partly) {r.text}" for r in by_weight if r.status == "partial" and r.criterion_id not in staff
+    ] + [f"(staff level, a bonus) {r.text}" for r in by_weight if r.status == "missed" and r.criterion_id in staff]
     next_steps = []
     missed_dims = [r for r in results if r.criterion_id.startswith("dim-") and r.status == "missed"]
     for r in missed_dims[:2]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 from functools import lru_cache
 from pathlib import Path
@@ -10,6 +11,8 @@ from typing import Protocol
 import numpy as np
 
 from coach.errors import CoachError
+from coach.llm.client import embed_texts
+from coach.search.onnx import inference_session, tokenizer
 
 MAX_TOKENS = 256  # all-MiniLM-L6-v2 was trained with 256-token inputs
 BATCH_SIZE = 32
@@ -48,19 +51,11 @@ class MiniLMEmbedder:
     dimension = 384
 
     def __init__(self) -> None:
-        import onnxruntime
-        from tokenizers import Tokenizer
-
         model_path, tokenizer_path = minilm_files()
-        options = onnxruntime.SessionOptions()
-        options.log_severity_level = 3
-        self._session = onnxruntime.InferenceSession(
-            str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
-        )
+        self._session = inference_session(model_path)
         self._inputs = {i.name for i in self._session.get_inputs()}
-        self._tokenizer = Tokenizer.from_file(str(tokenizer_path))
-        self._tokenizer.enable_truncation(max_length=MAX_TOKENS)
-        self._tokenizer.no_padding()  # each batch is padded below, to its own longest input
+        # No padding: each batch is padded below, to its own longest input.
+        self._tokenizer = tokenizer(tokenizer_path, MAX_TOKENS)
 
     def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
@@ -103,51 +98,71 @@ class OpenAIEmbedder:
 
     dimension = 1536
 
-    def __init__(self, model: str, api_key: str | None, base_url: str | None, timeout: float):
-        from openai import OpenAI
-
-        self.name = f"openai-{model}"
-        self._model = model
-        self._client = OpenAI(api_key=api_key or "not-needed", base_url=base_url, timeout=timeout)
+    def __init__(self, settings):
+        self.name = f"openai-{settings.coach_embedding_model}"
+        self._settings = settings
 
     def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        import openai
-
-        vectors: list[list[float]] = []
-        try:
-            for start in range(0, len(texts), 256):
-                reply = self._client.embeddings.create(model=self._model, input=texts[start : start + 256])
-                vectors.extend(item.embedding for item in reply.data)
-        except openai.OpenAIError as exc:
-            raise CoachError(f"embedding request failed: {type(exc).__name__}") from None
-        array = np.array(vectors, dtype=np.float32)
+        array = np.array(embed_texts(self._settings, texts), dtype=np.float32)
         self.dimension = array.shape[1]
         return array / np.clip(np.linalg.norm(array, axis=1, keepdims=True), 1e-12, None)
 
 
+PREBUILT = Path(__file__).resolve().parent / "data" / f"{MiniLMEmbedder.name}.npz"
+
+
+def text_key(text: str) -> str:
+    """The key of a text in the prebuilt table: a digest of the exact text."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
+
+
 @lru_cache(maxsize=1)
-def offline_embedder() -> MiniLMEmbedder:
-    """The process-wide MiniLM embedder (loading the ONNX session takes about 0.5-1 s)."""
+def prebuilt_vectors() -> dict[str, np.ndarray]:
+    """Vectors of the shipped corpus's texts, computed at build time (`make vectors`), so a first run
+    and every grade of a shipped question embed only what the candidate wrote."""
+    if not PREBUILT.is_file():
+        return {}
+    with np.load(PREBUILT) as table:
+        return dict(zip(table["keys"].tolist(), table["vectors"].astype(np.float32)))
+
+
+@lru_cache(maxsize=1)
+def _minilm() -> MiniLMEmbedder:
     return MiniLMEmbedder()
 
 
 class LazyMiniLM:
-    """The offline embedder, loaded on first use: an ingest with nothing to embed never loads it."""
+    """The offline embedder: prebuilt vectors for the shipped corpus, the ONNX model (loaded on first
+    need, about 0.5-1 s) for anything else."""
 
     name = MiniLMEmbedder.name
     dimension = MiniLMEmbedder.dimension
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        return offline_embedder().embed(texts)
+        table = prebuilt_vectors()
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        missing = []
+        for i, text in enumerate(texts):
+            vector = table.get(text_key(text))
+            if vector is None:
+                missing.append(i)
+            else:
+                out[i] = vector
+        if missing:
+            out[missing] = _minilm().embed([texts[i] for i in missing])
+        return out
+
+
+@lru_cache(maxsize=1)
+def offline_embedder() -> LazyMiniLM:
+    """The process-wide offline embedder."""
+    return LazyMiniLM()
 
 
 def embedder_for(settings) -> Embedder:
     """The embedder the settings ask for."""
     if settings.coach_embedder == "openai":
-        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
-        return OpenAIEmbedder(
-            settings.coach_embedding_model, key, settings.openai_base_url, settings.coach_llm_timeout
-        )
+        return OpenAIEmbedder(settings)
     return LazyMiniLM()

@@ -6,6 +6,7 @@ import shutil
 from collections.abc import Callable
 
 from coach.config import Settings
+from coach.corpus.bank import shipped_bank
 from coach.corpus.library import all_questions, all_tips
 from coach.corpus.notes import load_notes
 from coach.errors import CoachError
@@ -17,6 +18,21 @@ from coach.search.store import (
     note_chunks,
     question_documents,
 )
+
+
+def shipped_texts() -> list[str]:
+    """Every text of the shipped corpus the offline embedder is asked for: question texts, note chunks,
+    and each key point with its correct phrasings and wrong claims, probes and what probes expect."""
+    bank = shipped_bank()
+    notes = load_notes()
+    texts = [d.text for d in question_documents(bank.questions)]
+    texts += [d.text for d in note_chunks(notes + bank.tips)]
+    for note in notes:
+        for point in note.points:
+            texts += [point.text, *point.says, *(w.claim for w in point.wrong)]
+        for probe in note.probe_items:
+            texts += [probe.text, *probe.expects]
+    return list(dict.fromkeys(texts))
 
 
 def ingest(

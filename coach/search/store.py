@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from coach.config import Settings, redact_url
 from coach.errors import CoachError
+from coach.llm.client import redact
 from coach.models import Note, Question
 from coach.search.embeddings import Embedder, embedder_for
 
@@ -285,7 +286,6 @@ def _connect(settings: Settings):
 
 def _store_error(settings: Settings, exc: Exception) -> CoachError:
     where = redact_url(settings.coach_chroma_url) if settings.coach_chroma_url else str(settings.chroma_path)
-    from coach.llm.client import redact
 
     detail = redact(str(exc).splitlines()[0][:160], settings) if str(exc).strip() else type(exc).__name__
     return CoachError(
