@@ -20,6 +20,7 @@ from coach.search.embeddings import offline_embedder
 from coach.search.ingest import ingest
 from coach.search.store import NOTES, QUESTIONS, Store
 from coach.storage import Attempts, Storage
+from coach.storage.drafts import Drafts
 
 MAX_ANSWER_WORDS = 2000
 MAX_ANSWER_BYTES = 200_000
@@ -67,6 +68,11 @@ class Coach:
     @cached_property
     def storage(self) -> Storage:
         return Storage.open(self.settings.history_path)
+
+    @cached_property
+    def drafts(self) -> Drafts:
+        """Half-typed answers kept when practice was interrupted."""
+        return Drafts(self.settings.coach_home)
 
     @property
     def history(self) -> Attempts:

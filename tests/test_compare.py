@@ -184,3 +184,18 @@ def test_cli_compare_different_questions_is_one_line(history):
     result = runner.invoke(app, ["compare", "1", "3"])
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [f"error: {DIFFERENT}"]
+
+
+def test_a_probe_answer_is_not_compared_with_its_parent(home):
+    from coach.app import Coach
+    from coach.coaching.compare import compare_attempts
+
+    coach = Coach()
+    grade = Grade(score=5.0, verdict="Partial.", criteria=[], grader="offline")
+    root = coach.history.add("r2-position-bias", "Root answer.")
+    coach.history.record_grade(root, grade)
+    child = coach.history.add("r2-position-bias", "Probe answer.", parent_id=root)
+    coach.history.record_grade(child, grade)
+    with pytest.raises(CoachError, match=f"attempt {child} answers a follow-up probe"):
+        compare_attempts(coach.history, root, child)
+    coach.close()

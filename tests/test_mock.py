@@ -550,3 +550,31 @@ def test_quit_during_the_last_follow_up_finishes_the_round(coach):
     assert result.finished and result.card is not None
     assert [q.status for q in result.card.questions] == ["graded"]
     assert coach.storage.rounds.get(session.id).state == "finished"
+
+
+def test_export_given_at_the_start_survives_a_pause_and_mock_show_shows_it_again(ingested, tmp_path):
+    card = tmp_path / "card.md"
+    first = runner.invoke(
+        app, ["mock", "--round", "2", "--questions", "2", "--minutes", "60", "--export", str(card)],
+        input=f"{ANSWER}\n.\n:quit\n",
+    )
+    assert first.exit_code == 0, first.output
+    flat = " ".join(first.output.split())
+    assert f"Round 2 mock paused with 1 of 2 questions answered. Resume with `coach mock --resume`; the scorecard will go to {card}" in flat
+    assert not card.exists()
+
+    second = runner.invoke(
+        app, ["mock", "--resume"], input=f":skip\n:skip\n{ANSWER}\n.\n:skip\n:skip\n"
+    )
+    assert second.exit_code == 0, second.output
+    assert f"Wrote the scorecard to {card}." in " ".join(second.output.split())
+    written = card.read_text(encoding="utf-8")
+    assert written.startswith("# Mock ") and "2 questions in 60 minutes" in written
+
+    shown = runner.invoke(app, ["mock", "show", "--export", str(tmp_path / "again.html")])
+    assert shown.exit_code == 0, shown.output
+    assert "round #1:" in shown.output and "round 2, 2 questions" in shown.output
+    assert (tmp_path / "again.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    missing = runner.invoke(app, ["mock", "show", "9"])
+    assert missing.exit_code == 1
+    assert "no finished mock round 9; finished rounds: 1" in missing.output

@@ -11,8 +11,8 @@ from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
 import fsrs
-import icalendar
 import httpx
+import icalendar
 import openai
 import pytest
 from fakes import FakeChatModel, text_reply
@@ -22,18 +22,10 @@ from typer.testing import CliRunner
 from coach.app import Coach
 from coach.cli.app import app
 from coach.coaching import srs as review
-from coach.coaching.plan import (
-    MOCK_MINUTES,
-    NOTE_MINUTES,
-    QUESTION_MINUTES,
-    _fold,
-    build_plan,
-    export_plan,
-    to_ics,
-    to_markdown,
-)
+from coach.coaching.plan import MOCK_MINUTES, NOTE_MINUTES, QUESTION_MINUTES, build_plan
 from coach.corpus.prompts import load_prompt
 from coach.errors import CoachError
+from coach.export.plan import _fold, export_plan, to_ics, to_markdown
 from coach.llm import client as llm
 from coach.models import Grade
 from coach.storage import Storage, StorageError

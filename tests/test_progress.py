@@ -18,9 +18,9 @@ from coach.coaching.progress import (
     question_topics,
     round_stats,
     topic_stats,
-    write_png,
 )
 from coach.errors import CoachError
+from coach.export.chart import write_png
 from coach.llm import client as llm
 from coach.models import Note, Question
 from coach.storage import Storage

@@ -35,7 +35,7 @@ TABLES = [
     "card_attempts",
     "fsrs_parameters",
 ]
-MIGRATION_NAMES = ["m001_initial", "m002_attempt_status_without_failed"]
+MIGRATION_NAMES = ["m001_initial", "m002_attempt_status_without_failed", "m003_mock_round_export"]
 GRADE = Grade(score=5.0, verdict="Partial.", criteria=[], grader="offline")
 
 
@@ -95,10 +95,13 @@ def test_the_fixture_is_what_release_0_1_0_wrote():
 def test_a_0_1_0_database_upgrades_without_losing_a_row(v010):
     with Storage.open(v010) as storage:
         connection = storage.database.connection
-        assert storage.database.schema_version == migrations.LATEST == 2
+        assert storage.database.schema_version == migrations.LATEST == 3
         assert recorded_migrations(connection) == list(enumerate(MIGRATION_NAMES, 1))
+        # Every row survives; columns added since 0.1.0 carry their defaults.
+        added = {"mock_sessions": {"export_path": ""}}
         for table in TABLES:
-            assert rows(connection, table) == V010_ROWS[table], table
+            expected = [{**row, **added.get(table, {})} for row in V010_ROWS[table]]
+            assert rows(connection, table) == expected, table
         # The rebuilt attempts table keeps its AUTOINCREMENT counter (its row moved to the end).
         sequence = {r["name"]: r["seq"] for r in rows(connection, "sqlite_sequence")}
         assert sequence == {r["name"]: r["seq"] for r in V010_ROWS["sqlite_sequence"]}
@@ -250,7 +253,7 @@ def test_fresh_and_upgraded_databases_have_the_same_schema(v010, storage):
 def test_migrations_are_applied_once(v010):
     connection = sqlite3.connect(v010, isolation_level=None)
     assert migrations.schema_version(connection) == 0
-    assert migrations.migrate(connection) == [1, 2]
+    assert migrations.migrate(connection) == [1, 2, 3]
     first = connection.execute("SELECT * FROM _migrations ORDER BY version").fetchall()
     assert migrations.migrate(connection) == []
     connection.close()
@@ -610,3 +613,13 @@ def test_cards(storage):
     storage.cards.save([card], [])
     assert storage.cards.clear() == 1
     assert (storage.cards.all(), storage.cards.parameters()) == ([], None)
+
+
+def test_a_round_keeps_where_its_scorecard_goes(storage):
+    session = storage.rounds.start("2", 20, ["r2-position-bias"], "", export_path="/tmp/card.md")
+    assert storage.rounds.get(session.id).export_path == "/tmp/card.md"
+    storage.rounds.set_export(session.id, "/tmp/other.html")
+    assert storage.rounds.get(session.id).export_path == "/tmp/other.html"
+    assert storage.rounds.finished() == []
+    storage.rounds.set_state(session.id, "finished")
+    assert [s.id for s in storage.rounds.finished()] == [session.id]

@@ -1,1 +1,1 @@
-"""cli"""
+"""The command line: Typer commands, Rich rendering, the interactive loops."""

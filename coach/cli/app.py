@@ -59,6 +59,8 @@ questions_app = typer.Typer(no_args_is_help=False, help="List and search the que
 corpus_app = typer.Typer(no_args_is_help=True, help="Check the reference notes and question bank.")
 app.add_typer(questions_app, name="questions")
 app.add_typer(corpus_app, name="corpus")
+mock_app = typer.Typer(no_args_is_help=False, help="Timed mock rounds with a scorecard.")
+app.add_typer(mock_app, name="mock")
 
 
 
@@ -401,8 +403,10 @@ def probe(
     run_probes(_coach(), attempt_id, _value(grader), count, editor)
 
 
-@command()
+@mock_app.callback(invoke_without_command=True)
+@_guard
 def mock(
+    ctx: typer.Context,
     round_: RoundOpt = None,
     minutes: Annotated[int | None, typer.Option(min=1, max=180, help="Length of the round in minutes (default 45)")] = None,
     questions: Annotated[int | None, typer.Option(min=1, max=10, help="How many questions (default 4)")] = None,
@@ -414,11 +418,34 @@ def mock(
     """Run a timed mock round: questions with follow-up probes, then a scorecard against the round's bar."""
     from coach.cli.interactive import run_mock
 
+    if ctx.invoked_subcommand:
+        return
     if resume and (round_ is not None or minutes is not None or questions is not None):
         raise CoachError("--resume continues the last round as it was; leave out --round, --minutes and --questions")
     if not resume and round_ is None:
         raise CoachError("give --round (2, 3, 4 or additional), or --resume")
     run_mock(_coach(prepare=True), _value(round_), minutes, questions, resume, _value(grader), export, editor)
+
+
+@command(mock_app, name="show")
+def mock_show(
+    round_id: Annotated[int | None, typer.Argument(help="A finished round's number (default: the latest)")] = None,
+    export: Annotated[Path | None, typer.Option(help="Also write the scorecard to FILE.md or FILE.html")] = None,
+):
+    """Show (or export) the scorecard of a finished mock round; lists the finished rounds."""
+    from coach.cli import render
+    from coach.coaching.mock import finished_round, scorecard
+    from coach.export.scorecard import report_format, write_report
+
+    if export is not None:
+        report_format(export)
+    coach = _coach()
+    session, finished = finished_round(coach, round_id)
+    render.finished_rounds(finished, session.id)
+    card = scorecard(coach, session.id)
+    render.scorecard(card)
+    if export is not None:
+        render.info(f"Wrote the scorecard to {write_report(card, export)}.")
 
 
 @command()
@@ -459,7 +486,8 @@ def plan(
 ):
     """A day-by-day study plan until the interview: FSRS re-attempts, new questions, notes, a mock round."""
     from coach.cli import render
-    from coach.coaching.plan import build_plan, check_export, export_plan, parse_date
+    from coach.coaching.plan import build_plan, parse_date
+    from coach.export.plan import check_export, export_plan
 
     paths = check_export(export)
     coach = _coach()
@@ -479,7 +507,8 @@ def progress(
 ):
     """Scores per topic and per round, recent trend, what is due today, and score over time."""
     from coach.cli import render
-    from coach.coaching.progress import build_progress, write_png
+    from coach.coaching.progress import build_progress
+    from coach.export.chart import write_png
 
     report = build_progress(_coach())
     render.progress_report(report)

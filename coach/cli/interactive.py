@@ -1,4 +1,4 @@
-"""The interactive practice loop (UI layer, beside cli.py): ask, read, grade, show, offer what next."""
+"""The interactive loops: practice (ask, read, grade, show, offer what next), probes and mock rounds."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import shlex
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
 
 import typer
 from rich.markup import escape
@@ -32,12 +33,24 @@ MOCK_HELP = (
 PROBE_HELP = "Answer the follow-up like the question (finish with '.'); ':skip' skips it, ':quit' stops probing."
 
 
-def read_answer(eof_none: bool = False) -> str | None:
+class TypingInterrupted(KeyboardInterrupt):
+    """Ctrl-C while an answer was being typed: carries what was typed so far."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.text = text
+
+
+def read_answer(eof_none: bool = False, start: str = "") -> str | None:
     """Lines until the sentinel or end of input; ':skip' / ':quit' as typed. With eof_none, the end of
-    input before any line gives None (so a scripted or closed input stops instead of looping)."""
-    lines: list[str] = []
+    input before any line gives None (so a scripted or closed input stops instead of looping). `start`
+    is text already typed (a restored draft); Ctrl-C raises TypingInterrupted with the text so far."""
+    lines: list[str] = start.splitlines()
     while True:
-        line = sys.stdin.readline()
+        try:
+            line = sys.stdin.readline()
+        except KeyboardInterrupt:
+            raise TypingInterrupted("\n".join(lines)) from None
         if not line:
             if eof_none and not lines:
                 return None
@@ -66,6 +79,21 @@ def read_with_editor() -> str:
         os.unlink(path)
 
 
+def offer_draft(coach, question_id: str) -> str:
+    """The kept draft of this question, if the candidate wants to continue it (Enter starts afresh)."""
+    draft = coach.drafts.get(question_id)
+    if draft is None:
+        return ""
+    render.info(
+        f"A draft of {draft.words} words from {draft.saved_at.astimezone():%Y-%m-%d %H:%M} is kept for this question. "
+        "Type 'y' then Enter to continue it, or Enter to start afresh."
+    )
+    if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+        return ""
+    render.info(f"[dim]Continuing from your draft:[/]\n{escape(draft.text)}")
+    return draft.text
+
+
 def choose() -> str:
     render.info(escape(MENU))
     line = sys.stdin.readline()
@@ -89,7 +117,13 @@ def run_practice(coach, round_, kind, topic, question_id, grader, editor) -> Non
         render.question_panel(question)
         if not editor:
             render.info(f"[dim]{HOW_TO_ANSWER}[/]")
-        text = read_with_editor() if editor else read_answer()
+        start = offer_draft(coach, question.id) if not editor else ""
+        try:
+            text = read_with_editor() if editor else read_answer(start=start)
+        except TypingInterrupted as stop:
+            if coach.drafts.save(question.id, stop.text):
+                render.info(f"\nYour answer so far is kept as a draft: `coach practice --id {question.id}` offers it back.")
+            raise
         if text in (":quit", ":q"):
             render.info(GOODBYE)
             return
@@ -102,6 +136,7 @@ def run_practice(coach, round_, kind, topic, question_id, grader, editor) -> Non
         else:
             with render.status(f"Grading ({grader_name})..."):
                 outcome = coach.answer(question.id, text, grader)
+            coach.drafts.discard(question.id)
             if outcome.grade:
                 render.grade(outcome.grade)
                 render.info(f"[dim]Saved as attempt {outcome.attempt_id}.[/]")
@@ -203,22 +238,32 @@ class TerminalRoundUI:
 
 
 def run_mock(coach, round_, minutes, questions, resume, grader, export, editor=False) -> None:
-    """`coach mock`: start (or resume) a round, run it, then show and optionally export the scorecard."""
+    """`coach mock`: start (or resume) a round, run it, then show the scorecard and write it to the file
+    named at the start (kept with the round, so it survives a pause) or on resume."""
     if export is not None:
         report_format(export)
     session = mock.open_round(coach, round_, minutes, questions, resume, grader)
-    render.mock_intro(session, mock.round_info(session.round))
+    if export is not None:
+        coach.storage.rounds.set_export(session.id, str(export.resolve()))
+        session = coach.storage.rounds.get(session.id)
+    info = mock.round_info(session.round)
+    render.mock_intro(session, info)
     try:
         result = mock.run_round(coach, session, TerminalRoundUI(editor), grader=grader)
     except KeyboardInterrupt:
-        render.error("interrupted; the round is saved with every answer so far: resume it with `coach mock --resume`")
+        render.error(
+            f"interrupted; your round {session.round} mock is saved with every answer so far: "
+            "resume it with `coach mock --resume`"
+        )
         raise typer.Exit(ExitCode.INTERRUPTED) from None
     if not result.finished:
+        later = f"; the scorecard will go to {session.export_path} when it finishes" if session.export_path else ""
         render.info(
-            f"Round paused with {result.session.answered} of {len(result.session.items)} questions answered. "
-            "Resume with `coach mock --resume`."
+            f"Round {session.round} mock paused with {result.session.answered} of {len(result.session.items)} "
+            f"questions answered. Resume with `coach mock --resume`{later}."
         )
         return
     render.scorecard(result.card)
-    if export is not None:
-        render.info(f"Wrote the scorecard to {write_report(result.card, export)}.")
+    if result.session.export_path:
+        render.info(f"Wrote the scorecard to {write_report(result.card, Path(result.session.export_path))}.")
+    render.info(f"[dim]See it again with `coach mock show {result.session.id}`.[/]")

@@ -240,15 +240,32 @@ def _bullets(title: str, items, colour: str, numbered: bool = False) -> None:
 
 
 def attempts_table(attempts) -> None:
-    table = Table(title=f"History ({len(attempts)} attempts)", title_justify="left")
+    """Answers newest first; each answer's follow-up (probe) answers are listed under it, indented."""
+    roots = [a for a in attempts if a.parent_id is None]
+    children: dict[int, list] = {}
+    for a in attempts:
+        if a.parent_id is not None:
+            children.setdefault(a.parent_id, []).append(a)
+    shown = {a.id for a in roots}
+    orphans = [a for a in attempts if a.parent_id is not None and a.parent_id not in shown]
+    table = Table(
+        title=f"History ({len(roots)} answers, {len(attempts) - len(roots)} follow-up answers)", title_justify="left"
+    )
     for column in ("id", "when", "question", "status", "grader", "score"):
         table.add_column(column)
-    for a in attempts:
-        score = f"{a.grade.score:.1f}" if a.grade else "—"
+
+    def row(a, follow_up: bool) -> None:
+        score = f"{a.grade.score:.1f}" if a.grade else "\u2014"
         status = a.status + (f" ({a.error})" if a.error and a.status != "graded" else "")
-        table.add_row(
-            str(a.id), a.created_at.strftime("%Y-%m-%d %H:%M"), a.question_id, status, a.grader, score
-        )
+        question = f"  \u21b3 follow-up to {a.parent_id}" if follow_up else a.question_id
+        table.add_row(str(a.id), a.created_at.strftime("%Y-%m-%d %H:%M"), question, status, a.grader, score)
+
+    for a in roots:
+        row(a, False)
+        for child in sorted(children.get(a.id, []), key=lambda c: c.id):
+            row(child, True)
+    for a in orphans:
+        row(a, True)
     console.print(table)
 
 
@@ -562,6 +579,16 @@ def mock_result(outcome, seconds_used: float, seconds_left: float) -> None:
     if outcome.grade is None:
         error(f"saved as attempt {outcome.attempt_id}, not graded: {outcome.error}")
     console.print(f"[dim]Saved as attempt {outcome.attempt_id}; answered in {clock(seconds_used)}; {left}.[/]")
+
+
+def finished_rounds(sessions, shown: int) -> None:
+    """The finished mock rounds, one line each; the one shown is marked."""
+    for session in sessions:
+        mark = "\u25b6" if session.id == shown else " "
+        console.print(
+            f"[dim]{mark} round #{session.id}: {session.created_at:%Y-%m-%d %H:%M}, round {session.round}, "
+            f"{len(session.items)} question{'s' if len(session.items) != 1 else ''}[/]"
+        )
 
 
 def scorecard(card) -> None:

@@ -152,6 +152,20 @@ def resumable_session(coach) -> MockSession:
     return session
 
 
+def finished_round(coach, round_id: int | None) -> tuple[MockSession, list[MockSession]]:
+    """A finished round (the latest when no number is given) and every finished round."""
+    finished = coach.storage.rounds.finished()
+    if not finished:
+        raise CoachError("no finished mock round yet")
+    if round_id is None:
+        return finished[0], finished
+    for session in finished:
+        if session.id == round_id:
+            return session, finished
+    numbers = ", ".join(str(s.id) for s in finished)
+    raise CoachError(f"no finished mock round {round_id}; finished rounds: {numbers}")
+
+
 def open_round(
     coach,
     round_: str | None,

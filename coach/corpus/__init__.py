@@ -1,1 +1,1 @@
-"""corpus"""
+"""The content: question banks, reference notes, grading dimensions, prompts, and the notes lint."""

@@ -1,1 +1,1 @@
-"""export"""
+"""Files for the candidate: scorecards, study plans (Markdown, iCalendar) and the progress chart."""

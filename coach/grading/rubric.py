@@ -1,4 +1,4 @@
-"""Retrieved notes (or a reference answer) -> the Rubric a grade is measured against."""
+"""The Rubric a grade is measured against: the key points tagged for the question, or its reference answer."""
 
 from __future__ import annotations
 

@@ -1,1 +1,1 @@
-"""search"""
+"""Embeddings and the Chroma vector store: the only onnxruntime, tokenizers and chromadb imports."""

@@ -220,4 +220,11 @@ FROM attempts""",
         db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('attempts', ?)", (sequence,))
 
 
+@migration
+def m003_mock_round_export(db: sqlite3.Connection) -> None:
+    """A round remembers where its scorecard should be written, so `--export` given at the start
+    survives a pause and `coach mock --resume` in another process."""
+    db.execute("ALTER TABLE mock_sessions ADD COLUMN export_path TEXT NOT NULL DEFAULT ''")
+
+
 LATEST = len(MIGRATIONS)

@@ -35,6 +35,7 @@ class MockSession(BaseModel):
     state: SessionState
     created_at: datetime
     items: list[MockItem]
+    export_path: str = ""  # where the scorecard goes when the round finishes ('' for nowhere)
 
     @property
     def seconds_allowed(self) -> float:
@@ -53,15 +54,16 @@ class Rounds:
         self.database = database
 
     def start(
-        self, round_: str, minutes: int, question_ids: list[str], grader: str = ""
+        self, round_: str, minutes: int, question_ids: list[str], grader: str = "", export_path: str = ""
     ) -> MockSession:
         """Store a new active round with its questions, all open (one transaction)."""
         now = _now()
         with self.database.transaction():
             cursor = self.database.write(
-                "INSERT INTO mock_sessions (round, minutes, question_ids, grader, state, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, 'active', ?, ?)",
-                (round_, minutes, json.dumps(question_ids), grader, now, now),
+                "INSERT INTO mock_sessions"
+                " (round, minutes, question_ids, grader, state, created_at, updated_at, export_path)"
+                " VALUES (?, ?, ?, ?, 'active', ?, ?, ?)",
+                (round_, minutes, json.dumps(question_ids), grader, now, now, export_path),
             )
             session_id = int(cursor.lastrowid)
             self.database.write_many(
@@ -94,6 +96,7 @@ class Rounds:
             state=row["state"],
             created_at=datetime.fromisoformat(row["created_at"]),
             items=items,
+            export_path=row["export_path"],
         )
 
     def latest_unfinished(self) -> MockSession | None:
@@ -102,6 +105,14 @@ class Rounds:
             "SELECT id FROM mock_sessions WHERE state != 'finished' ORDER BY id DESC LIMIT 1"
         )
         return self.get(row["id"]) if row else None
+
+    def finished(self) -> list[MockSession]:
+        """Every finished round, newest first."""
+        rows = self.database.read("SELECT id FROM mock_sessions WHERE state = 'finished' ORDER BY id DESC")
+        return [self.get(row["id"]) for row in rows]
+
+    def set_export(self, session_id: int, export_path: str) -> None:
+        self.database.write("UPDATE mock_sessions SET export_path = ? WHERE id = ?", (export_path, session_id))
 
     def save_item(self, session_id: int, item: MockItem) -> None:
         self.database.write(
