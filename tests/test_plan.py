@@ -295,6 +295,20 @@ def weak_history(history):
     add_attempt(history, DIFFUSION, 9.0, WEAK_WHEN, {"diffusion-gan-vae/1": "covered"})
 
 
+def test_a_strong_answer_is_not_re_attempted_again_and_again(coach):
+    """A 9.6 with one missed point: its question is Easy, so it comes round once in three weeks,
+    not every few days for the point; never-attempted questions are named before it."""
+    add_attempt(coach.history, PB, 9.6, WEAK_WHEN, {"position-bias/1": "missed"})
+    plan = build_plan(coach, TODAY + timedelta(days=21), 2.0, today=TODAY)
+    reviews = [d.day for d in plan.days for i in d.items if i.kind == "review" and i.question_ids == [PB]]
+    assert len(reviews) <= 1
+    first_new = next(i for i in plan.days[0].items if i.kind == "new")
+    assert first_new.title.startswith("New question ")
+    # New questions are spread evenly: one more or less per day, none piled on the first days.
+    new_per_day = [sum(i.kind == "new" for i in d.items) for d in plan.days[:-2]]
+    assert max(new_per_day) - min(new_per_day) <= 1 and min(new_per_day) >= 1
+
+
 @pytest.mark.parametrize("hours", [0.25, 0.5, 1.0, 2.5])
 def test_plan_respects_the_hours_budget(coach, hours):
     weak_history(coach.history)
@@ -360,8 +374,11 @@ def test_plan_puts_weak_topics_first(coach):
         "unbiased-learning-to-rank",
     ]
     day0 = plan.days[0]
-    # All three answers are due; same due day for the 2.0 (Again) and 5.0 (Hard), lowest score first.
-    assert [i.question_ids[0] for i in day0.items if i.kind == "review"] == [PB, MENTOR, DIFFUSION]
+    # All three answers are due; the 2.0 (Again) and 5.0 (Hard) come first, lowest score first; the
+    # strong 9.0 waits until the day's new questions are placed (the day is full, so not today).
+    assert [i.question_ids[0] for i in day0.items if i.kind == "review"] == [PB, MENTOR]
+    strong = [d.day for d in plan.days for i in d.items if i.kind == "review" and i.question_ids == [DIFFUSION]]
+    assert len(strong) <= 1
     notes = [i.note_id for d in plan.days for i in d.items if i.kind == "note"]
     assert notes[0] == "position-bias"  # the note that serves the weakest answer
     assert (
@@ -456,7 +473,7 @@ def test_ics_is_valid_rfc5545(coach, tmp_path):
         assert str(event["DESCRIPTION"]).splitlines()[0].startswith(f"- {day.items[0].title} (")
     assert len({str(e["UID"]) for e in events}) == 10
     first = str(events[0]["SUMMARY"])
-    assert first == "Interview prep: 3 re-attempts, 5 new questions, 2 notes (116 min)"
+    assert first == "Interview prep: 2 re-attempts, 6 new questions, 2 notes (116 min)"
 
 
 def test_ics_uids_are_stable_across_runs(coach):

@@ -53,16 +53,19 @@ def history_of_seven(history):
 
 
 @pytest.mark.parametrize(
-    "scores, last, trend, average",
+    "scores, questions, last, trend, average",
     [
-        ([7.0], [7.0], 0.0, 7.0),
-        ([2.0, 4.0], [2.0, 4.0], 2.0, 3.0),
-        ([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], [2.0, 3.0, 4.0, 5.0, 6.0], 4.0, 3.5),
-        ([9.0, 8.0, 3.0], [9.0, 8.0, 3.0], -6.0, 6.67),
+        ([7.0], ["a"], [7.0], None, 7.0),
+        ([2.0, 4.0], ["a", "a"], [2.0, 4.0], 2.0, 3.0),
+        # Six answers to three questions: each rose by 2 or 4; the trend is their mean.
+        ([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], ["a", "b", "c", "a", "b", "c"], [2.0, 3.0, 4.0, 5.0, 6.0], 3.0, 3.5),
+        # A strong answer to one question, then a weak first answer to another: not a decline.
+        ([6.7, 9.6, 3.0], ["a", "a", "b"], [6.7, 9.6, 3.0], 2.9, 6.43),
+        ([9.0, 8.0, 3.0], ["a", "b", "c"], [9.0, 8.0, 3.0], None, 6.67),
     ],
 )
-def test_stat_window_trend_and_average(scores, last, trend, average):
-    stat = Stat("x", scores)
+def test_stat_window_trend_and_average(scores, questions, last, trend, average):
+    stat = Stat("x", scores, questions)
     assert (stat.last, stat.trend, stat.average, stat.attempts, stat.best) == (
         last,
         trend,
@@ -124,7 +127,7 @@ def test_topic_and_round_stats(coach):
         stats["ranking"].average,
         stats["ranking"].last,
         stats["ranking"].trend,
-    ) == (6, 3.5, [2.0, 3.0, 4.0, 5.0, 6.0], 4.0)
+    ) == (6, 3.5, [2.0, 3.0, 4.0, 5.0, 6.0], 5.0)  # the same question, from 1.0 to 6.0
     assert (stats["mentoring"].attempts, stats["mentoring"].average) == (
         1,
         8.0,
@@ -210,7 +213,7 @@ def test_cli_progress_with_png(home, tmp_path):
     assert result.exit_code == 0, result.output
     out = " ".join(result.output.split())
     assert "7 graded answers, average 4.1/10 (2025-06-01 to 2025-06-09)" in out
-    assert "round 2 │ 6 │ 3.5 │ 6.0 │ ▂▃▄▅▅ 2 3 4 5 6 │ ↑ +4.0" in out
+    assert "round 2 │ 6 │ 3.5 │ 6.0 │ ▂▃▄▅▅ 2.0 3.0 4.0 5.0 6.0 │ ↑ +5.0" in out
     assert f"Wrote {png}." in out
     assert png.read_bytes()[:4] == b"\x89PNG"
 

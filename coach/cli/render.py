@@ -372,7 +372,7 @@ def study_plan(plan) -> None:
             if item.kind == "mock":
                 what += ": " + ", ".join(item.question_ids)
             if item.points:
-                what += "\nfocus: " + "; ".join(item.points)
+                what += "\nfocus: " + "; ".join(point.rstrip(".") for point in item.points)
             table.add_row(
                 Text(mark, style=colour), str(item.minutes), Text(what), Text(item.reason)
             )
@@ -416,18 +416,20 @@ def progress_report(report) -> None:
             ("last 5", "left"),
             ("trend", "right"),
         ):
-            table.add_column(column, justify=justify)
+            table.add_column(column, justify=justify, no_wrap=column == "last 5")
         for s in stats:
-            arrow = "↑" if s.trend > 0 else "↓" if s.trend < 0 else "→"
+            trend = s.trend
+            arrow = "" if trend is None else "↑" if trend > 0 else "↓" if trend < 0 else "→"
             table.add_row(
                 escape(s.name),
                 str(s.attempts),
                 Text(f"{s.average:.1f}", style=_score_style(s.average)),
                 f"{s.best:.1f}",
-                f"{spark(s.last)} {' '.join(f'{x:.0f}' for x in s.last)}",
-                f"{arrow} {s.trend:+.1f}",
+                f"{spark(s.last)} {' '.join(f'{x:.1f}' for x in s.last)}",
+                "\u2014" if trend is None else f"{arrow} {trend:+.1f}",
             )
         console.print(table)
+    console.print("[dim]trend: the mean change on questions you answered more than once (\u2014: none yet).[/]")
     due = Table(title=f"Due today ({report.today:%Y-%m-%d}, FSRS)", title_justify="left")
     due.add_column("question")
     due.add_column("due since", no_wrap=True)

@@ -19,6 +19,7 @@ grades. Anything of kinds 1-4 that found no room before the interview is listed 
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -44,6 +45,7 @@ NOTE_MINUTES = 10  # reading one reference note
 MOCK_MINUTES = 45  # one mock round
 MOCK_QUESTIONS = 4  # questions in the mock round
 
+STRONG_SCORE = 8.5  # an answer this good is re-attempted only when its question card is due
 WEAK_SCORE = 6.0  # a topic averaging below this is weak; topics never practised count as this
 MAX_WEAK_TOPICS = 5
 NOTES_PER_TOPIC = 2
@@ -134,8 +136,18 @@ def study_moment(day: date) -> datetime:
     return datetime.combine(day, STUDY_TIME).astimezone().astimezone(UTC)
 
 
-def _simulate(scheduler, card: review.Card | None, day: date, key: str) -> review.Card:
-    return review.assume_review(scheduler, card, key, ASSUMED_RATING, study_moment(day))
+def _simulate(
+    scheduler, card: review.Card | None, day: date, key: str, rating: review.Rating = ASSUMED_RATING
+) -> review.Card:
+    return review.assume_review(scheduler, card, key, rating, study_moment(day))
+
+
+def assumed_rating(last_score: float | None) -> review.Rating:
+    """What a planned re-attempt is assumed to be rated: as well as last time, and at least Good
+    (a 9.6 is assumed Easy again, so FSRS spaces it weeks apart instead of days)."""
+    if last_score is None:
+        return ASSUMED_RATING
+    return max(review.rating_for_score(last_score), ASSUMED_RATING)
 
 
 def _local_day(moment: datetime) -> date:
@@ -302,14 +314,22 @@ def build_plan(
         else:
             point_cards[card.question_id].append(card)
 
+    def strong(question_id: str) -> bool:
+        score = last_score.get(question_id)
+        return score is not None and score >= STRONG_SCORE
+
     def due_day(question_id: str) -> date:
         dues = [question_cards[question_id].due] if question_id in question_cards else []
-        dues += [p.card.due for p in point_cards.get(question_id, [])]
+        # A strong answer is re-attempted when its question is due, not for a point it only missed
+        # in passing: those points are listed as its focus when it does come round.
+        if not strong(question_id) or not dues:
+            dues += [p.card.due for p in point_cards.get(question_id, [])]
         return _local_day(min(dues))
 
     def practise(question_id: str, day: date) -> None:
+        rating = assumed_rating(last_score.get(question_id))
         question_cards[question_id] = _simulate(
-            scheduler, question_cards.get(question_id), day, review.question_key(question_id)
+            scheduler, question_cards.get(question_id), day, review.question_key(question_id), rating
         )
         for point in point_cards.get(question_id, []):
             point.card = _simulate(scheduler, point.card, day, point.key)
@@ -355,29 +375,38 @@ def build_plan(
                 qid,
             ),
         )
-        for qid in due:
-            if not plan_day.fits(QUESTION_MINUTES):
-                break
-            plan_day.items.append(
-                _review_item(
-                    by_id[qid],
-                    due_day(qid),
-                    last_score.get(qid),
-                    point_cards.get(qid, []),
-                    day,
-                    topics,
+
+        def review_due(qids: list[str]) -> None:
+            for qid in qids:
+                if not plan_day.fits(QUESTION_MINUTES):
+                    break
+                plan_day.items.append(
+                    _review_item(
+                        by_id[qid],
+                        due_day(qid),
+                        last_score.get(qid),
+                        point_cards.get(qid, []),
+                        day,
+                        topics,
+                    )
                 )
-            )
-            practise(qid, day)
+                practise(qid, day)
+
+        # Answers that are not strong yet come first; strong ones only after the day's new questions.
+        review_due([qid for qid in due if not strong(qid)])
 
         read = 0
         while notes_queue and read < NOTES_PER_DAY and plan_day.fits(NOTE_MINUTES):
             plan_day.items.append(notes_queue.pop(0))
             read += 1
 
+        # New questions are spread evenly over the days left (coverage of every round and kind first),
+        # so no day is crammed and none left empty.
+        quota = math.ceil((len(coverage_queue) + len(fill_queue)) / (period - index))
         for question in list(coverage_queue):
-            if not plan_day.fits(QUESTION_MINUTES):
+            if quota <= 0 or not plan_day.fits(QUESTION_MINUTES):
                 break
+            quota -= 1
             coverage_queue.remove(question)
             plan_day.items.append(
                 _new_item(
@@ -391,10 +420,11 @@ def build_plan(
             practise(question.id, day)
 
         for question in list(fill_queue):
-            if not plan_day.fits(QUESTION_MINUTES):
+            if quota <= 0 or not plan_day.fits(QUESTION_MINUTES):
                 break
             if question.follows and question.follows not in planned_openers:
                 continue
+            quota -= 1
             fill_queue.remove(question)
             item = _new_item(question, "not practised yet", topics, weakness)
             item.required = False
@@ -402,6 +432,7 @@ def build_plan(
             planned_openers.add(question.id)
             practise(question.id, day)
 
+        review_due([qid for qid in due if strong(qid)])
         plan_day.items.sort(key=lambda item: DISPLAY_ORDER[item.kind])
 
     for qid in sorted(question_cards, key=lambda q: (due_day(q), q)):

@@ -28,6 +28,7 @@ class Stat:
 
     name: str
     scores: list[float]
+    questions: list[str] = field(default_factory=list)  # the question of each score, same order
 
     @property
     def attempts(self) -> int:
@@ -47,10 +48,15 @@ class Stat:
         return self.scores[-TREND_WINDOW:]
 
     @property
-    def trend(self) -> float:
-        """Change from the first to the last of the recent scores (0 with fewer than two)."""
-        recent = self.last
-        return round(recent[-1] - recent[0], 2) if len(recent) >= 2 else 0.0
+    def trend(self) -> float | None:
+        """Progress on the same questions: the mean change from the first to the latest score of each
+        question answered more than once (None when no question was repeated). Comparing answers to
+        different questions would call a harder question a decline."""
+        per_question: dict[str, list[float]] = defaultdict(list)
+        for question_id, score in zip(self.questions, self.scores):
+            per_question[question_id].append(score)
+        changes = [s[-1] - s[0] for s in per_question.values() if len(s) >= 2]
+        return round(sum(changes) / len(changes), 2) if changes else None
 
 
 @dataclass
@@ -117,23 +123,25 @@ def question_topics(questions: list[Question], notes: dict[str, Note]) -> dict[s
 
 def topic_stats(attempts: list[Attempt], topics: dict[str, list[str]]) -> list[Stat]:
     """Per topic, weakest (lowest average) first; attempts at unknown questions are skipped."""
-    groups: dict[str, list[float]] = defaultdict(list)
+    groups: dict[str, Stat] = {}
     for attempt in graded_attempts(attempts):
         for topic in topics.get(attempt.question_id, []):
-            groups[topic].append(attempt.grade.score)
-    return sorted(
-        (Stat(name, scores) for name, scores in groups.items()), key=lambda s: (s.average, s.name)
-    )
+            stat = groups.setdefault(topic, Stat(topic, []))
+            stat.scores.append(attempt.grade.score)
+            stat.questions.append(attempt.question_id)
+    return sorted(groups.values(), key=lambda s: (s.average, s.name))
 
 
 def round_stats(attempts: list[Attempt], questions: dict[str, Question]) -> list[Stat]:
-    groups: dict[str, list[float]] = defaultdict(list)
+    groups: dict[str, Stat] = {}
     for attempt in graded_attempts(attempts):
         question = questions.get(attempt.question_id)
         if question is not None:
-            groups[question.round].append(attempt.grade.score)
+            stat = groups.setdefault(question.round, Stat(round_label(question.round), []))
+            stat.scores.append(attempt.grade.score)
+            stat.questions.append(attempt.question_id)
     ordered = sorted(groups, key=lambda r: (ROUND_ORDER.get(r, len(ROUND_ORDER)), r))
-    return [Stat(round_label(r), groups[r]) for r in ordered]
+    return [groups[r] for r in ordered]
 
 
 # --- the report -------------------------------------------------------------------------------
