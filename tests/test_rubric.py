@@ -101,3 +101,33 @@ def test_staff_points_weigh_less_and_say_so():
     assert staff and all(c.weight == 0.75 for c in staff)
     assert [c.weight for c in core] == sorted((c.weight for c in core), reverse=True)
     assert core[0].weight == 1.5 and core[-1].weight == 1.0
+
+
+def test_a_strong_senior_answer_to_the_integration_question_is_not_capped_below_8(ingested):
+    """The excellent answer to the integration question in the independent calibration set (written
+    blind, scored 9+ by its author) makes every core point but not the staff ones: an LLM that
+    grades it 8.5 is not capped by the consistency guard, which counts only required points."""
+    import csv
+    from pathlib import Path
+
+    from fakes import FakeChatModel, grade_args, tool_reply
+
+    from coach.app import Coach
+    from coach.llm import client as llm
+
+    qid = "r3-integrate-user-embedding-downstream-task"
+    path = Path(__file__).resolve().parent.parent / "corpus" / "calibration" / "independent.csv"
+    answer = next(
+        r["answer"] for r in csv.DictReader(path.open(encoding="utf-8")) if r["question_id"] == qid and r["label"] == "excellent"
+    )
+    coach = Coach()
+    rubric = coach.rubric(qid)
+    statuses = {c.id: "covered" for c in rubric.criteria if c.level == "core"}
+    llm.set_chat_model_factory(lambda settings: FakeChatModel(tool_reply(grade_args(rubric, 8.5, statuses, answer))))
+    try:
+        grade = coach.grade_rubric(rubric, answer, "llm")
+    finally:
+        llm.set_chat_model_factory(None)
+    assert grade.score == 8.5
+    assert not any(f.startswith("inconsistent") for f in grade.flags)
+    coach.close()

@@ -9,10 +9,14 @@ from pathlib import Path
 
 import numpy as np
 
+from coach.grading.claims import ClaimJudge, claim_judge
 from coach.grading.injection import injection_findings, strip_injection
 from coach.grading.rubric import split_sentences
 from coach.models import CriterionResult, Grade, Rubric
 
+PASTED_RUBRIC_CAP = 2.0  # reciting the rubric shows nothing of the candidate's own understanding
+JUDGE_TOP_K = 3  # clauses per point read by the claims model
+JUDGE_MIN_SIM = 0.25
 PARAMS_FILE = Path(__file__).with_name("offline_params.json")
 
 NOTICE = (
@@ -50,6 +54,29 @@ DIMENSION_SIGNALS = {
 }
 
 
+# Words any story can use without saying anything specific: a story built only from these (and
+# function words) is a template, however well it is shaped.
+GENERIC_STORY_WORDS = set("""company team project model models task tasks metric metrics result results learned learn lesson lessons work worked working hard harder
+led lead leading decided decide improved improve improvement success successful failed fail failure challenge challenges challenging stakeholders stakeholder
+situation action actions time times problem problems solution solutions people person things thing good great better best really very also always never
+made make making took take taking got get getting went go going did done way ways able new old last first next previous end able some many much more most
+manager managers management business product products data process processes approach approaches issue issues goal goals impact outcome outcomes
+everyone everything someone something anyone anything just like well still even back since around across within without through together
+communication communicate communicated collaboration collaborate collaborated ownership owned own responsibility responsible deliver delivered delivery
+quickly important key critical significant significantly overall eventually finally initially however therefore although because""".split())
+
+
+def specific_words(text: str) -> int:
+    """How many words of the text are specific: numbers, names and content words beyond the generic
+    vocabulary of any story (a concrete story has dozens; a template has a handful)."""
+    words = re.findall(r"[A-Za-z][A-Za-z'-]+|\d+(?:\.\d+)?%?", text)
+    return sum(
+        1
+        for w in words
+        if any(ch.isdigit() for ch in w) or (len(w) > 2 and w.lower() not in FUNCTION_WORDS and w.lower() not in GENERIC_STORY_WORDS)
+    )
+
+
 @dataclass(frozen=True)
 class OfflineParams:
     t_lo: float = 0.30  # similarity at which a point starts to earn credit
@@ -61,9 +88,12 @@ class OfflineParams:
     injection_factor: float = 0.7  # an answer that tries to instruct the grader keeps this share
     story_floor: float = 0.5  # behavioral: a story differs from the reference's, so topicality gates less
     prose_ratio: float = 0.25  # below this share of function words, an answer is a keyword list
-    contra_min: float = 1.01  # a clause this close to a known wrong claim about a point (off: see fit)
-    contra_margin: float = 0.04  # ...and this much closer to it than to any correct phrasing contradicts it
     contra_penalty: float = 0.5  # a contradicted point costs this share of its weight, beyond earning nothing
+    scale: float = 1.0  # the raw score is stretched linearly (fitted), so its words match human scores
+    shift: float = 0.0
+    story_specific: float = 20.0  # behavioral: specific words a story needs before its shape counts fully
+    entail_weight: float = 0.0  # share of a point's credit from the claims model's entailment
+    contra_prob: float = 1.01  # the claims model's contradiction probability that marks a point contradicted
 
     @classmethod
     def load(cls, path: Path = PARAMS_FILE) -> OfflineParams:
@@ -125,9 +155,10 @@ class OfflineGrader:
 
     name = "offline"
 
-    def __init__(self, embedder, params: OfflineParams | None = None):
+    def __init__(self, embedder, params: OfflineParams | None = None, judge: ClaimJudge | None = None):
         self.embedder = embedder
         self.params = params or OfflineParams.load()
+        self.judge = judge or claim_judge()
 
     def grade(self, rubric: Rubric, answer: str) -> Grade:
         return self.grade_batch([(rubric, answer)])[0]
@@ -140,8 +171,9 @@ class OfflineGrader:
         clauses = [c for s in sentences for c in split_clauses(s)]
         return _Prepared(rubric, " ".join(sentences), sentences, flags, bool(flags), clauses)
 
-    def measure_batch(self, items: list[tuple[Rubric, str]]) -> list[Measurement]:
-        """Similarities and signals for each answer: everything the score needs except the params."""
+    def measure_batch(self, items: list[tuple[Rubric, str]], claims: bool | None = None) -> list[Measurement]:
+        """Similarities and signals for each answer: everything the score needs except the params.
+        The claims model runs when the params use it (or when `claims` says so, for fitting)."""
         prepared = [self._prepare(rubric, answer) for rubric, answer in items]
         texts: dict[str, int] = {}
         for prep in prepared:
@@ -152,7 +184,37 @@ class OfflineGrader:
             for unit in prep.sentences + prep.clauses:
                 texts.setdefault(unit, len(texts))
         vectors = self.embedder.embed(list(texts)) if texts else np.zeros((0, 384), dtype=np.float32)
-        return [_measure(prep, vectors, texts) for prep in prepared]
+        measures = [_measure(prep, vectors, texts) for prep in prepared]
+        if claims if claims is not None else (self.params.entail_weight > 0 or self.params.contra_prob <= 1):
+            self._judge_claims(measures, vectors, texts)
+        return measures
+
+    def _judge_claims(self, measures: list[Measurement], vectors: np.ndarray, index: dict[str, int]) -> None:
+        """The claims model reads each point with the answer's closest clauses (the top few by meaning):
+        entailment adds credit, a contradiction marks the point. One batch for all answers."""
+        pairs: list[tuple[str, str]] = []
+        where: list[tuple[int, int, str]] = []  # (measure, content criterion, unit)
+        for m_i, m in enumerate(measures):
+            for c_i, unit in enumerate(m.candidates):
+                for u in unit:
+                    pairs.append((m.content[c_i].text, u))
+                    where.append((m_i, c_i, u))
+        if not pairs:
+            return
+        probs = self.judge.judge(pairs)
+        for (m_i, c_i, unit), (entail, contra, _) in zip(where, probs):
+            m = measures[m_i]
+            if entail > m.entail[c_i]:
+                m.entail[c_i] = float(entail)
+                m.entail_unit[c_i] = unit
+            if contra > entail and contra > m.contra_prob[c_i]:
+                m.contra_prob[c_i] = float(contra)
+                m.contra_unit[c_i] = unit
+        for m in measures:
+            m.contradiction = [
+                _correction(c, unit, vectors, index) if unit else None
+                for c, unit in zip(m.content, m.contra_unit)
+            ]
 
     def grade_batch(self, items: list[tuple[Rubric, str]]) -> list[Grade]:
         """Grade many answers with one embedding pass (criteria and sentences deduplicated)."""
@@ -162,13 +224,18 @@ class OfflineGrader:
 @dataclass
 class Contradiction:
     unit: str  # the candidate's clause
-    claim: str  # the known wrong claim it matches
-    correction: str
-    similarity: float
-    margin: float  # how much closer to the wrong claim than to any correct phrasing
+    claim: str  # the known wrong claim closest to it ('' when the note lists none)
+    correction: str  # what is true instead
 
-    def holds(self, p: OfflineParams) -> bool:
-        return self.similarity >= p.contra_min and self.margin >= p.contra_margin
+
+def _correction(criterion, unit: str, vectors: np.ndarray, index: dict[str, int]) -> Contradiction:
+    """What to tell a candidate whose clause contradicts a point: the correction of the known wrong
+    claim closest to the clause, or the point itself."""
+    if criterion.wrong and unit in index:
+        sims = [float(vectors[index[w.claim]] @ vectors[index[unit]]) for w in criterion.wrong]
+        best = criterion.wrong[int(np.argmax(sims))]
+        return Contradiction(unit, best.claim, best.correction)
+    return Contradiction(unit, "", f"the notes say: {criterion.text}")
 
 
 @dataclass
@@ -180,7 +247,13 @@ class Measurement:
     holistic_sim: float  # whole answer vs whole rubric
     prose: float  # share of function words
     dim_credits: list[float]
-    contradiction: list[Contradiction | None]  # per content criterion: the closest wrong claim, if closer than any right one
+    content: list = field(default_factory=list)  # the content criteria, in rubric order
+    candidates: list[list[str]] = field(default_factory=list)  # per criterion: the clauses the claims model reads
+    entail: np.ndarray = None  # per criterion: the claims model's best entailment probability
+    entail_unit: list[str] = field(default_factory=list)
+    contra_prob: np.ndarray = None  # per criterion: its highest contradiction probability (above entailment)
+    contra_unit: list[str] = field(default_factory=list)
+    contradiction: list[Contradiction | None] = field(default_factory=list)
 
 
 def split_clauses(sentence: str) -> list[str]:
@@ -195,7 +268,7 @@ def _measure(prep: _Prepared, vectors: np.ndarray, index: dict[str, int]) -> Mea
     content = [c for c in prep.rubric.criteria if not c.dimension]
     dims = [c for c in prep.rubric.criteria if c.dimension]
     evidence = [""] * len(content)
-    contradiction: list[Contradiction | None] = [None] * len(content)
+    candidates: list[list[str]] = [[] for _ in content]
     units = prep.sentences + prep.clauses
     if prep.sentences and content:
         sentence_vecs = vectors[[index[s] for s in prep.sentences]]
@@ -214,17 +287,10 @@ def _measure(prep: _Prepared, vectors: np.ndarray, index: dict[str, int]) -> Mea
                 # A correct phrasing counts as the point itself, discounted a little (it is narrower).
                 best_sim[i] = max(best_sim[i], float(right_sims[1:].max()) - 0.03)
             evidence[i] = units[int(right_sims[:, : len(units)].max(axis=0).argmax())]
-            if c.wrong:
-                wrong = vectors[[index[w.claim] for w in c.wrong]]
-                wrong_sims = wrong @ unit_vecs.T  # claims x units
-                per_unit_wrong = wrong_sims.max(axis=0)
-                margin = per_unit_wrong - right_sims[:, : len(units)].max(axis=0)
-                j = int(np.argmax(np.where(margin > 0, per_unit_wrong, -1.0)))
-                if margin[j] > 0:
-                    k = int(wrong_sims[:, j].argmax())
-                    contradiction[i] = Contradiction(
-                        units[j], c.wrong[k].claim, c.wrong[k].correction, float(per_unit_wrong[j]), float(margin[j])
-                    )
+            # The claims model reads the point with the few clauses closest to it in meaning.
+            per_unit = right_sims[:, : len(units)].max(axis=0)
+            top = [j for j in np.argsort(-per_unit)[:JUDGE_TOP_K] if per_unit[j] >= JUDGE_MIN_SIM]
+            candidates[i] = [units[j] for j in top]
         crit = vectors[[index[c.text] for c in content]]
         answer_vec, rubric_vec = sentence_vecs.mean(axis=0), crit.mean(axis=0)
         holistic = float(answer_vec @ rubric_vec / (np.linalg.norm(answer_vec) * np.linalg.norm(rubric_vec) + 1e-12))
@@ -242,14 +308,24 @@ def _measure(prep: _Prepared, vectors: np.ndarray, index: dict[str, int]) -> Mea
         holistic_sim=holistic,
         prose=prose_share(prep.answer),
         dim_credits=dim_credits,
-        contradiction=contradiction,
+        content=content,
+        candidates=candidates,
+        entail=np.zeros(len(content)),
+        entail_unit=[""] * len(content),
+        contra_prob=np.zeros(len(content)),
+        contra_unit=[""] * len(content),
+        contradiction=[None] * len(content),
     )
 
 
 def _credits(m: Measurement, p: OfflineParams) -> tuple[np.ndarray, np.ndarray]:
-    """Per content point: credit in [0, 1] (nothing when contradicted) and whether it is contradicted."""
-    credit = _ramp(m.best_sim, p) if len(m.weights) else np.zeros(0)
-    contradicted = np.array([bool(c and c.holds(p)) for c in m.contradiction], dtype=bool)
+    """Per content point: credit in [0, 1] (nothing when contradicted) and whether it is contradicted.
+    Credit blends closeness in meaning with the claims model's entailment; a point is contradicted
+    when a clause contradicts it with at least `contra_prob` and no clause entails it as strongly."""
+    if not len(m.weights):
+        return np.zeros(0), np.zeros(0, dtype=bool)
+    credit = (1 - p.entail_weight) * _ramp(m.best_sim, p) + p.entail_weight * m.entail
+    contradicted = (m.contra_prob >= p.contra_prob) & (m.contra_prob > m.entail)
     return np.where(contradicted, 0.0, credit), contradicted
 
 
@@ -275,7 +351,12 @@ def score_value(m: Measurement, p: OfflineParams) -> float:
     # about something else, or built on wrong claims, earns nothing from them.
     gate = max(topical, p.story_floor) if m.prep.rubric.kind == "behavioral" else topical
     gate *= 1.0 - wrong_share
+    if m.prep.rubric.kind == "behavioral":
+        # The shape of a story (situation, "I", a number, a lesson) counts only as far as the story
+        # is concrete: a template earns nothing from it.
+        gate *= min(1.0, specific_words(m.prep.answer) / p.story_specific)
     value = 10.0 * prose_factor * ((1 - share) * content_score + share * dim_score * gate)
+    value = p.shift + p.scale * value
     if m.prep.injection:
         value *= p.injection_factor
     return round(float(np.clip(value, 0.0, 10.0)), 1)
@@ -295,6 +376,8 @@ def score(m: Measurement, p: OfflineParams) -> Grade:
             found = m.contradiction[i]
             evidence = found.unit
             corrections.append(f"You said \u201c{_clip(found.unit, 160)}\u201d, but {_lower_first(found.correction)}")
+        elif status in ("covered", "partial") and m.entail[i] >= 0.5 and m.entail_unit[i]:
+            evidence = m.entail_unit[i]
         results.append(
             CriterionResult(
                 criterion_id=c.id,
@@ -310,7 +393,28 @@ def score(m: Measurement, p: OfflineParams) -> Grade:
     flags = list(prep.flags)
     if prep.sentences and p.prose_ratio > 0 and m.prose < p.prose_ratio:
         flags.append("reads as a keyword list: points named without explanation earn little credit")
-    return _feedback(prep.rubric, results, score_value(m, p), flags, corrections)
+    if prep.rubric.kind == "behavioral" and prep.sentences and specific_words(prep.answer) < p.story_specific / 2:
+        flags.append(
+            "reads as a template story: no concrete person, system, decision or number, so its shape earns little"
+        )
+    value = score_value(m, p)
+    if _pasted_rubric(prep, content):
+        flags.append("reads as the rubric pasted back: its sentences repeat the key points word for word")
+        value = min(value, PASTED_RUBRIC_CAP)
+    return _feedback(prep.rubric, results, value, flags, corrections)
+
+
+def _pasted_rubric(prep: _Prepared, content) -> bool:
+    """Most of the answer's sentences repeat a key point nearly word for word."""
+    if not prep.sentences or not content:
+        return False
+    points = [set(re.findall(r"[a-z0-9]+", c.text.lower())) for c in content]
+    copied = 0
+    for sentence in prep.sentences:
+        words = set(re.findall(r"[a-z0-9]+", sentence.lower()))
+        if len(words) >= 6 and any(len(words & point) >= 0.8 * len(words) for point in points):
+            copied += 1
+    return copied >= max(2, len(prep.sentences) // 2)
 
 
 def _lower_first(text: str) -> str:
