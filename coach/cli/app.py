@@ -7,7 +7,6 @@ importing Typer costs (the library pulls in numpy, pydantic models and the gradi
 from __future__ import annotations
 
 import functools
-import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -16,36 +15,14 @@ from typing import Annotated
 import typer
 
 from coach.errors import CoachError, ExitCode
+from coach.textfile import read_text
 
 MAX_ANSWER_BYTES = 200_000  # the same limit the library checks
 
 
 def read_answer_file(path: str) -> str:
-    """Read an answer from a file path or '-' (stdin) as UTF-8, with one-line errors.
-
-    At most the size limit (plus one byte) is read, so a device or an endless pipe cannot hang it."""
-    size = 0
-    try:
-        if path == "-":
-            raw = sys.stdin.buffer.read(MAX_ANSWER_BYTES + 1)
-        else:
-            with open(path, "rb") as handle:
-                size = os.fstat(handle.fileno()).st_size
-                raw = handle.read(MAX_ANSWER_BYTES + 1)
-    except IsADirectoryError:
-        raise CoachError(f"{path}: is a directory, not an answer file") from None
-    except FileNotFoundError:
-        raise CoachError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise CoachError(f"{path}: cannot read ({exc.strerror})") from None
-    if len(raw) > MAX_ANSWER_BYTES:
-        if size > MAX_ANSWER_BYTES:
-            raise CoachError(f"{path}: {size // 1000} KB; the limit is {MAX_ANSWER_BYTES // 1000} KB")
-        raise CoachError(f"{path}: more than {MAX_ANSWER_BYTES // 1000} KB; the limit is {MAX_ANSWER_BYTES // 1000} KB")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise CoachError(f"{path}: not UTF-8 text (bad byte at offset {exc.start})") from None
+    """An answer from a file path, or from stdin for '-', as UTF-8 text (bounded: see coach.textfile)."""
+    return read_text(path, MAX_ANSWER_BYTES, "an answer file", sys.stdin.buffer if path == "-" else None)
 
 
 app = typer.Typer(

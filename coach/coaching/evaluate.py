@@ -17,6 +17,7 @@ from coach.grading.offline import OfflineGrader
 from coach.grading.rubric import from_reference
 from coach.models import Rubric
 from coach.search.embeddings import offline_embedder
+from coach.textfile import read_text
 
 REQUIRED = ("question", "reference_answer", "answer", "score", "max_score")
 CHUNK = 128
@@ -101,21 +102,7 @@ def _number(value: str, name: str, line: int, column: str) -> float:
 
 
 def read_csv(path: Path) -> list[Row]:
-    try:
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_CSV_BYTES + 1)  # bounded: /dev/zero must not hang
-    except IsADirectoryError:
-        raise CoachError(f"{path}: is a directory, not a CSV file") from None
-    except FileNotFoundError:
-        raise CoachError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise CoachError(f"{path}: cannot read ({exc.strerror})") from None
-    if len(raw) > MAX_CSV_BYTES:
-        raise CoachError(f"{path}: larger than {MAX_CSV_BYTES // 1_000_000} MB")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise CoachError(f"{path}: not UTF-8 text (bad byte at offset {exc.start})") from None
+    text = read_text(path, MAX_CSV_BYTES, "a CSV file", encoding="utf-8-sig")
     return parse_csv(text, str(path))
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from coach.errors import CoachError
 from coach.models import Kind, Note, Question
+from coach.textfile import read_text
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent  # the coach package
 MAX_BANK_BYTES = 5_000_000
@@ -340,21 +341,7 @@ def parse_markdown_bank(text: str, bank: str, name: str = "<bank>") -> ParsedBan
 
 def load_bank_file(path: Path, bank: str) -> ParsedBank:
     """Read and parse one question-bank file, with one-line errors for unreadable input."""
-    try:
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_BANK_BYTES + 1)  # bounded: /dev/zero must not hang
-    except IsADirectoryError:
-        raise CoachError(f"{path}: is a directory, not a question-bank file") from None
-    except FileNotFoundError:
-        raise CoachError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise CoachError(f"{path}: cannot read ({exc.strerror})") from None
-    if len(raw) > MAX_BANK_BYTES:
-        raise CoachError(f"{path}: larger than {MAX_BANK_BYTES // 1_000_000} MB; not a question list")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise CoachError(f"{path}: not UTF-8 text (bad byte at offset {exc.start})") from None
+    text = read_text(path, MAX_BANK_BYTES, "a question-bank file")
     if "\x00" in text:
         raise CoachError(f"{path}: contains NUL bytes; not a text file")
     if path.suffix.lower() in MARKDOWN_SUFFIXES:
