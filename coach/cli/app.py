@@ -508,7 +508,12 @@ def compare(
 
 @command(name="eval")
 def evaluate(
-    file: Annotated[Path, typer.Argument(help="CSV: question,reference_answer,answer,score,max_score")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV: question,reference_answer,answer,score,max_score; optional question_id (a bank id: the row is graded against that question's rubric), label, split"
+        ),
+    ],
     grader: Annotated[Grader, typer.Option("--grader", help="Which grader to measure")] = Grader.offline,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object of metrics")] = False,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N rows")] = None,
