@@ -9,7 +9,7 @@ from coach.coaching import probes
 from coach.config import Settings, load_settings
 from coach.corpus.bank import find_question
 from coach.corpus.library import all_questions
-from coach.corpus.notes import load_notes
+from coach.corpus.notes import load_notes, load_user_notes
 from coach.errors import CoachError
 from coach.grading.llm import LLMGrader
 from coach.grading.offline import OfflineGrader
@@ -59,7 +59,8 @@ class Coach:
 
     @cached_property
     def notes(self) -> dict[str, Note]:
-        return {n.id: n for n in load_notes()}
+        """The shipped notes and the user's own (COACH_HOME/notes)."""
+        return {n.id: n for n in load_notes() + load_user_notes(self.settings.coach_home)}
 
     @cached_property
     def store(self) -> Store:

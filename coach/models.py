@@ -86,6 +86,7 @@ class Note(BaseModel):
     points: list[KeyPoint] = Field(default_factory=list)
     probe_items: list[NoteProbe] = Field(default_factory=list)
     dimensions: dict[str, list[str]] = Field(default_factory=dict)  # question id -> dimension keys
+    draft: bool = False  # drafted by a language model: to be reviewed before it is trusted
     path: str = ""
 
     @property

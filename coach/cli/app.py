@@ -241,11 +241,40 @@ def corpus_check():
     """Validate notes: front matter, sections, question ids, coverage, key-point sentences."""
     from coach.cli import render
     from coach.corpus.lint import check_corpus
+    from coach.corpus.notes import user_notes_dir
 
-    report = check_corpus(_coach().questions)
+    coach = _coach()
+    report = check_corpus(coach.questions, user_dir=user_notes_dir(coach.settings.coach_home))
     render.corpus_report(report)
     if report.problems:
         raise typer.Exit(1)
+
+
+notes_app = typer.Typer(no_args_is_help=True, help="Your own reference notes.")
+app.add_typer(notes_app, name="notes")
+
+
+@command(notes_app, name="draft")
+def notes_draft(
+    question_id: Annotated[str, typer.Argument(help="A question with no note, e.g. one you imported")],
+    force: Annotated[bool, typer.Option("--force", help="Replace an earlier draft")] = False,
+):
+    """With an LLM configured: draft a reference note for a question into COACH_HOME/notes (review it)."""
+    from coach.cli import render
+    from coach.coaching.drafting import draft_note
+    from coach.search.ingest import ingest as run_ingest
+
+    coach = _coach()
+    if not coach.settings.llm_configured:
+        raise CoachError("drafting a note needs an LLM: set OPENAI_API_KEY or OPENAI_BASE_URL (see `coach doctor`)")
+    with render.status("Drafting the note..."):
+        path, note = draft_note(coach.settings, coach.question(question_id), force)
+    run_ingest(coach.settings, coach.store)
+    render.info(
+        f"Wrote a DRAFT note with {len(note.points_for(question_id))} key points to {path}. "
+        "Review and edit it before trusting the grades it gives; `coach corpus check` lints it, "
+        f"`coach rubric {question_id}` shows the rubric it makes."
+    )
 
 
 @command()

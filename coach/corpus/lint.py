@@ -45,12 +45,18 @@ class CorpusReport:
     problems: list[str] = field(default_factory=list)
 
 
-def check_corpus(questions: list[Question], notes_dir: Path | None = None) -> CorpusReport:
+def check_corpus(
+    questions: list[Question], notes_dir: Path | None = None, user_dir: Path | None = None
+) -> CorpusReport:
+    """Lint the shipped notes and, when given, the user's own notes folder (drafts included)."""
     notes_dir = notes_dir or corpus_dir() / "notes"
     report = CorpusReport(questions=len(questions))
     ids = {q.id for q in questions}
     notes = []
-    for path in sorted(notes_dir.glob("*.md")):
+    paths = sorted(notes_dir.glob("*.md"))
+    if user_dir is not None and user_dir.is_dir():
+        paths += sorted(user_dir.glob("*.md"))
+    for path in paths:
         try:
             note = parse_note(path.read_text(encoding="utf-8"), path.name)
         except CoachError as exc:

@@ -130,11 +130,22 @@ def parse_note(text: str, path: str = "<note>") -> Note:
             points=parse_key_points(sections.get("Key points", ""), path),
             probe_items=parse_probes(sections.get("Follow-up probes", ""), path),
             dimensions={str(k): [str(d) for d in v] for k, v in (meta.get("dimensions") or {}).items()},
+            draft=bool(meta.get("draft", False)),
             path=path,
         )
     except (ValueError, TypeError, AttributeError) as exc:
         first = str(exc).splitlines()
         raise CoachError(f"{path}: invalid front matter ({first[-1].strip() if first else exc})")
+
+
+def user_notes_dir(home: Path) -> Path:
+    """Where a user's own notes live (drafted with `coach notes draft`, or written by hand)."""
+    return home / "notes"
+
+
+def load_user_notes(home: Path) -> list[Note]:
+    directory = user_notes_dir(home)
+    return load_notes(directory) if directory.is_dir() else []
 
 
 def load_notes(directory: Path | None = None) -> list[Note]:

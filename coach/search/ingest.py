@@ -8,7 +8,7 @@ from collections.abc import Callable
 from coach.config import Settings
 from coach.corpus.bank import shipped_bank
 from coach.corpus.library import all_questions, all_tips
-from coach.corpus.notes import load_notes
+from coach.corpus.notes import load_notes, load_user_notes
 from coach.errors import CoachError
 from coach.search.store import (
     NOTES,
@@ -49,7 +49,7 @@ def ingest(
             raise CoachError(f"cannot remove {settings.chroma_path} ({exc.strerror})") from None
     store = store or Store(settings)
     questions = all_questions(settings.coach_home)
-    notes = load_notes() + all_tips(settings.coach_home)
+    notes = load_notes() + load_user_notes(settings.coach_home) + all_tips(settings.coach_home)
     report = IngestReport()
     for kind, docs in ((QUESTIONS, question_documents(questions)), (NOTES, note_chunks(notes))):
         step = (lambda done, total, k=kind: progress(k, done, total)) if progress else None
