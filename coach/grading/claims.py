@@ -16,7 +16,7 @@ import numpy as np
 
 from coach.errors import CoachError
 from coach.search.embeddings import minilm_files
-from coach.search.onnx import inference_session, tokenizer
+from coach.search.onnx import inference_session, length_batches, tokenizer
 
 LABELS = ("entails", "contradicts", "neither")  # column order of ClaimJudge.judge
 ENTAILS, CONTRADICTS, NEITHER = range(3)
@@ -73,17 +73,8 @@ class ClaimJudge:
         if self._session is None:
             self._load()
         encodings = self._tokenizer.encode_batch([(point, clause) for point, clause in pairs])
-        # Similar lengths batched together waste little on padding; each batch pads to its longest.
-        order = sorted(range(len(pairs)), key=lambda i: len(encodings[i].ids))
         out = np.zeros((len(pairs), len(LABELS)), dtype=np.float32)
-        batch: list[int] = []
-        for i in order:
-            longest = len(encodings[i].ids)
-            if batch and (len(batch) + 1 > BATCH_SIZE or (len(batch) + 1) * longest > BATCH_TOKENS):
-                out[batch] = self._run([encodings[j] for j in batch])
-                batch = []
-            batch.append(i)
-        if batch:
+        for batch in length_batches([len(e.ids) for e in encodings], BATCH_SIZE, BATCH_TOKENS):
             out[batch] = self._run([encodings[j] for j in batch])
         return out
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from coach.errors import CoachError
 from coach.llm.client import embed_texts
-from coach.search.onnx import inference_session, tokenizer
+from coach.search.onnx import inference_session, length_batches, tokenizer
 
 MAX_TOKENS = 256  # all-MiniLM-L6-v2 was trained with 256-token inputs
 BATCH_SIZE = 32
@@ -61,18 +61,9 @@ class MiniLMEmbedder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         encodings = self._tokenizer.encode_batch(texts)
-        # Sorting by length keeps similar lengths together, so little padding is computed; a token
-        # budget per batch bounds memory (32 texts of 256 tokens would need about 1 GB).
-        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        # The token budget bounds memory: 32 texts of 256 tokens would need about 1 GB.
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        batch: list[int] = []
-        for i in order:
-            longest = len(encodings[i].ids)
-            if batch and (len(batch) + 1 > BATCH_SIZE or (len(batch) + 1) * longest > BATCH_TOKENS):
-                out[batch] = self._embed_batch([encodings[j] for j in batch])
-                batch = []
-            batch.append(i)
-        if batch:
+        for batch in length_batches([len(e.ids) for e in encodings], BATCH_SIZE, BATCH_TOKENS):
             out[batch] = self._embed_batch([encodings[j] for j in batch])
         return out
 

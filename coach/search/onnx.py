@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -24,3 +25,16 @@ def tokenizer(path: Path, max_length: int):
     tok.enable_truncation(max_length=max_length)
     tok.no_padding()
     return tok
+
+
+def length_batches(lengths: list[int], max_size: int, max_tokens: int) -> Iterator[list[int]]:
+    """Indices grouped for inference: sorted by length so each batch pads little (to its own
+    longest), at most `max_size` items and `max_tokens` padded tokens a batch (bounds memory)."""
+    batch: list[int] = []
+    for i in sorted(range(len(lengths)), key=lambda i: lengths[i]):
+        if batch and (len(batch) + 1 > max_size or (len(batch) + 1) * lengths[i] > max_tokens):
+            yield batch
+            batch = []
+        batch.append(i)
+    if batch:
+        yield batch
