@@ -134,6 +134,11 @@ class Coach:
     def grader_name(self, override: str | None = None) -> str:
         return override or self.settings.grader
 
+    @cached_property
+    def offline_grader(self) -> OfflineGrader:
+        """One offline grader per coach: its fitted parameters are read from disk once."""
+        return OfflineGrader(offline_embedder())
+
     def grade_rubric(self, rubric: Rubric, answer: str, grader: str | None = None) -> Grade:
         """Grade an answer against a rubric with the chosen grader (no history)."""
         text, truncated = truncate_words(answer)
@@ -141,7 +146,7 @@ class Coach:
         if name == "llm":
             graded = LLMGrader(self.settings, verifier=self.offline_coverage).grade(rubric, text, self.notes_excerpt(rubric))
         else:
-            graded = OfflineGrader(offline_embedder()).grade(rubric, text)
+            graded = self.offline_grader.grade(rubric, text)
         if truncated:
             graded.flags.insert(0, f"graded on the first {MAX_ANSWER_WORDS} words of a longer answer")
         return graded
@@ -154,14 +159,18 @@ class Coach:
         if key not in cache:
             if len(cache) >= 64:
                 cache.clear()
-            grade = OfflineGrader(offline_embedder()).grade(rubric, text)
+            grade = self.offline_grader.grade(rubric, text)
             cache[key] = {r.criterion_id: r.status for r in grade.criteria}
         return dict(cache[key])
 
     # --- the one pipeline: save -> grade -> fall back -> record ---------------------------------
+    def gradable(self, question_id: str) -> bool:
+        """False for an imported question nothing can grade (no note fits it, no reference answer)."""
+        return self.question(question_id).bank == "seed" or self.rubric_source(question_id).kind != "none"
+
     def require_rubric(self, question_id: str) -> None:
         """Refuse, before anything is typed or saved, a question nothing can grade."""
-        if self.question(question_id).bank != "seed" and self.rubric_source(question_id).kind == "none":
+        if not self.gradable(question_id):
             raise CoachError(
                 f"question {question_id} has no rubric, so it cannot be graded: add a 'reference:' answer "
                 "under it in its bank file and import the bank again"
@@ -254,7 +263,7 @@ class Coach:
         """A question matching the filters, preferring ones never attempted, then the lowest scored."""
         pool = filter_questions(self.questions, round_=round_, kind=kind, topic=topic, notes=self.notes)
         # An imported question with no rubric cannot be graded: never offer it (its answer would be lost).
-        pool = [q for q in pool if q.bank == "seed" or self.rubric_source(q.id).kind != "none"]
+        pool = [q for q in pool if self.gradable(q.id)]
         if not pool:
             raise CoachError("no gradable question matches those filters; see `coach questions`")
         attempts = self.history.list()

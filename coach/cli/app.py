@@ -246,7 +246,7 @@ def corpus_check():
     coach = _coach()
     report = check_corpus(coach.questions, user_dir=user_notes_dir(coach.settings.coach_home))
     for q in coach.questions:
-        if q.bank != "seed" and coach.rubric_source(q.id).kind == "none":
+        if not coach.gradable(q.id):
             report.problems.append(
                 f"question {q.id} has no key points: add a reference answer in its bank or `coach notes draft {q.id}`"
             )

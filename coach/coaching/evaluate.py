@@ -13,10 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from coach.errors import CoachError
-from coach.grading.offline import OfflineGrader
 from coach.grading.rubric import from_reference
 from coach.models import Rubric
-from coach.search.embeddings import offline_embedder
 from coach.textfile import read_text
 
 REQUIRED = ("question", "reference_answer", "answer", "score", "max_score")
@@ -185,7 +183,7 @@ def grade_rows(coach, rows: list[Row], grader: str, progress: Callable[[str, int
     todo = [i for i, r in enumerate(rows) if r.answer.strip()]
     done = len(rows) - len(todo)
     if grader == "offline":
-        offline = OfflineGrader(offline_embedder())
+        offline = coach.offline_grader
         for start in range(0, len(todo), CHUNK):
             chunk = todo[start : start + CHUNK]
             grades = offline.grade_batch([(rubrics[i], rows[i].answer) for i in chunk])

@@ -139,7 +139,7 @@ def start_session(
     check_options(minutes, questions)
     round_ = str(round_).strip().lower()
     attempted = {a.question_id for a in coach.history.list()}
-    gradable = [q for q in coach.questions if q.bank == "seed" or coach.rubric_source(q.id).kind != "none"]
+    gradable = [q for q in coach.questions if coach.gradable(q.id)]
     chosen = choose_questions(gradable, round_, questions, attempted, seed)
     return coach.storage.rounds.start(round_, minutes, [q.id for q in chosen], grader or "")
 
