@@ -15,15 +15,23 @@ from coach.grading.llm import LLMGrader
 from coach.grading.offline import OfflineGrader
 from coach.grading.rubric import RubricSource, build_rubric, rubric_source
 from coach.llm.client import redact
-from coach.models import Attempt, Grade, GradeOutcome, Note, Probe, Question, Rubric
+from coach.models import Answer, Attempt, Grade, GradeOutcome, Note, Probe, Question, Rubric
 from coach.search.embeddings import offline_embedder
 from coach.search.ingest import ingest
 from coach.search.store import NOTES, QUESTIONS, Store
 from coach.storage import Attempts, Storage
 from coach.storage.drafts import Drafts
+from coach.voice import delivery as voice_delivery
+from coach.voice import transcribe as voice_transcribe
+from coach.voice.audio import Audio, AudioError
 
 MAX_ANSWER_WORDS = 2000
 MAX_ANSWER_BYTES = 200_000
+# How long a spoken answer should take, by kind of question (rules of thumb from interview coaching:
+# a concept or a STAR story in 2-3 minutes; the first pass of a system design, before the
+# interviewer steers, in about 7). A follow-up gets 2 minutes. Delivery feedback measures against it.
+SPOKEN_BUDGET_S = {"technical": 180.0, "behavioral": 180.0, "system-design": 420.0}
+PROBE_BUDGET_S = 120.0
 
 
 def check_answer(answer: str) -> str:
@@ -176,26 +184,29 @@ class Coach:
                 "under it in its bank file and import the bank again"
             )
 
-    def save_answer(self, question_id: str, answer: str, parent_id: int | None = None) -> int:
-        """Check and store an answer as pending (committed before any grading); returns its id."""
-        answer = check_answer(answer)
+    def save_answer(self, question_id: str, answer: str | Answer, parent_id: int | None = None) -> int:
+        """Check and store an answer (typed text, or a spoken answer's transcript with its delivery)
+        as pending, committed before any grading; returns its id."""
+        given = Answer.of(answer)
+        text = check_answer(given.text)
         if parent_id is None:
             self.require_rubric(question_id)
-        return self.history.add(question_id, answer, parent_id=parent_id)
+        return self.history.add(question_id, text, parent_id=parent_id, delivery=given.delivery)
 
     def answer(
-        self, question_id: str, answer: str, grader: str | None = None, parent_id: int | None = None
+        self, question_id: str, answer: str | Answer, grader: str | None = None, parent_id: int | None = None
     ) -> GradeOutcome:
         """Save the answer, then grade it; a failed grade leaves it pending and re-gradable."""
         return self.grade_attempt(self.save_answer(question_id, answer, parent_id), grader)
 
-    def answer_probe(self, probe: Probe, answer: str, grader: str | None = None) -> GradeOutcome:
+    def answer_probe(self, probe: Probe, answer: str | Answer, grader: str | None = None) -> GradeOutcome:
         """Save a probe's answer in its thread (parent = the root attempt), then grade it."""
-        answer = check_answer(answer)
+        given = Answer.of(answer)
+        text = check_answer(given.text)
         if probe.attempt_id is not None:
             raise CoachError(f"probe {probe.id} is already answered (attempt {probe.attempt_id})")
         root = self.history.get(probe.root_id)
-        attempt_id = self.history.add(root.question_id, answer, parent_id=root.id)
+        attempt_id = self.history.add(root.question_id, text, parent_id=root.id, delivery=given.delivery)
         probes.record_answer(self, probe, attempt_id)
         return self.grade_attempt(attempt_id, grader)
 
@@ -251,6 +262,27 @@ class Coach:
     def regrade(self, attempt_ids: list[int], grader: str | None = None) -> list[GradeOutcome]:
         """Grade saved attempts again (pending ones, or any), through the same pipeline."""
         return [self.grade_attempt(attempt_id, grader) for attempt_id in attempt_ids]
+
+    # --- spoken answers ------------------------------------------------------------------------
+    @cached_property
+    def transcriber(self) -> voice_transcribe.Transcriber:
+        """Local Whisper (bundled tiny.en, or COACH_WHISPER_MODEL), or the endpoint's transcription
+        API when COACH_TRANSCRIBER=openai; loaded once per Coach."""
+        return voice_transcribe.transcriber_for(self.settings)
+
+    def spoken_answer(self, audio: Audio, budget_s: float | None) -> Answer:
+        """A recording as an answer: its transcript and how it was delivered. Nothing is saved here;
+        the caller saves it like a typed answer (before grading)."""
+        transcript = voice_transcribe.transcribe(audio, self.transcriber)
+        if not transcript.text.strip():
+            raise AudioError("no speech was recognised in the recording")
+        measured = voice_delivery.measure(transcript, budget_s).to_dict()
+        measured["engine"] = transcript.engine
+        return Answer(text=transcript.text.strip(), delivery=measured)
+
+    def spoken_budget(self, question: Question) -> float:
+        """Seconds a spoken answer to this question should take (see SPOKEN_BUDGET_S)."""
+        return SPOKEN_BUDGET_S.get(question.kind, SPOKEN_BUDGET_S["technical"])
 
     # --- choosing what to practise -------------------------------------------------------------
     def pick_question(

@@ -172,6 +172,22 @@ class Attempt(BaseModel):
     grade: Grade | None = None
     error: str = ""
     parent_id: int | None = None
+    delivery: dict | None = None  # a spoken answer's delivery measures (coach.voice.delivery)
+
+    @property
+    def spoken(self) -> bool:
+        return self.delivery is not None
+
+
+class Answer(BaseModel):
+    """What a candidate gave: typed text, or a spoken answer's transcript with how it was delivered."""
+
+    text: str
+    delivery: dict | None = None  # coach.voice.delivery.Delivery.to_dict() of a spoken answer
+
+    @classmethod
+    def of(cls, given: str | Answer) -> Answer:
+        return given if isinstance(given, Answer) else cls(text=given)
 
 
 class GradeOutcome(BaseModel):

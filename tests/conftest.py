@@ -14,6 +14,9 @@ import pytest
 from coach.llm import client as llm
 
 CLEARED = [
+    "COACH_TRANSCRIBER",
+    "COACH_WHISPER_MODEL",
+    "COACH_TRANSCRIPTION_MODEL",
     "OPENAI_API_KEY",
     "OPENAI_BASE_URL",
     "COACH_MODEL",

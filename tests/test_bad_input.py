@@ -67,6 +67,27 @@ def grade_bytes(content: bytes) -> Callable[[Ctx], list[str]]:
     return lambda ctx: ["grade", QID, "--answer-file", ctx.file(content)]
 
 
+def tone_wav(ctx: Ctx, seconds: float, amplitude: float = 0.3, rate: int = 16000) -> str:
+    """A WAV of a 220 Hz tone (or silence): enough to test the length and level checks."""
+    import wave
+
+    import numpy as np
+
+    t = np.arange(int(seconds * rate)) / rate
+    pcm = (amplitude * np.sin(2 * np.pi * 220 * t) * 32767).astype("<i2").tobytes()
+    path = ctx.tmp / f"tone-{seconds:g}-{amplitude:g}.wav"
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(pcm)
+    return str(path)
+
+
+def grade_audio(recording: Callable[[Ctx], str]) -> Callable[[Ctx], list[str]]:
+    return lambda ctx: ["grade", QID, "--audio", recording(ctx)]
+
+
 def with_env(setup: Callable[[Ctx], None], argv: Callable[[Ctx], list[str]]) -> Callable[[Ctx], list[str]]:
     def run(ctx: Ctx) -> list[str]:
         setup(ctx)
@@ -169,6 +190,17 @@ CASES = [
     ("import-latin1-bank", lambda ctx: ["import", ctx.file(b"Acme\n====\n\xe9t\xe9", "latin.rst")], 1, "latin.rst: not UTF-8"),
     ("import-no-questions", lambda ctx: ["import", ctx.file(b"Acme\n====\n\nHello.\n", "empty.rst")], 1, "empty.rst: no questions found"),
     ("eval-garbage-csv", lambda ctx: ["eval", ctx.file(b"a,b\n1,2\n", "x.csv")], 1, "missing column 'question'"),
+    # Spoken answers: each refused before anything is saved.
+    ("audio-unsupported", grade_audio(lambda ctx: ctx.file(b"hello", "answer.txt")), 1, "unsupported audio format (.txt)"),
+    ("audio-corrupt", grade_audio(lambda ctx: ctx.file(bytes(range(256)) * 64, "answer.wav")), 1, "cannot be decoded as audio"),
+    ("audio-missing", grade_audio(lambda ctx: str(ctx.tmp / "nope.wav")), 1, "nope.wav: no such file"),
+    ("audio-too-short", grade_audio(lambda ctx: tone_wav(ctx, 1.0)), 1, "only 1.0 s of audio; an answer needs at least 3 s"),
+    ("audio-silence", grade_audio(lambda ctx: tone_wav(ctx, 5.0, amplitude=0.0)), 1, "the audio is silent"),
+    ("audio-too-long", grade_audio(lambda ctx: tone_wav(ctx, 15 * 60 + 5, rate=800)), 1, "the limit is 15:00"),
+    ("audio-and-answer-file", lambda ctx: [*grade_good(ctx), "--audio", tone_wav(ctx, 4.0)], 1, "give the answer as --answer-file"),
+    ("review-without-audio", lambda ctx: [*grade_good(ctx), "--review"], 1, "--review corrects a recording's transcript"),
+    ("voice-and-editor", lambda ctx: ["practice", "--voice", "--editor"], 1, "choose --voice or --editor"),
+    ("keep-audio-without-voice", lambda ctx: ["practice", "--keep-audio"], 1, "--review and --keep-audio go with --voice"),
 ]
 
 
@@ -216,6 +248,8 @@ def test_bad_input_gives_one_line_and_keeps_history(home, tmp_path, monkeypatch,
     else:
         monkeypatch.delenv("COACH_HOME", raising=False)
         assert stored(home, 2) == before
+    if name.startswith(("audio-", "review-", "voice-", "keep-audio-")):
+        assert len(stored(home, 10**9)) == 2  # nothing new was saved
 
 
 def test_a_damaged_grade_row_does_not_hide_the_rest(home):

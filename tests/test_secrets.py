@@ -207,6 +207,7 @@ def test_export_holds_only_the_attempts_asked_for(planted, tmp_path):
         "grade",
         "error",
         "parent_id",
+        "delivery",
     }
     assert len(everything.read_text(encoding="utf-8").splitlines()) == 2
     assert one.stat().st_mode & 0o777 == 0o600

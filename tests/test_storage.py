@@ -35,7 +35,12 @@ TABLES = [
     "card_attempts",
     "fsrs_parameters",
 ]
-MIGRATION_NAMES = ["m001_initial", "m002_attempt_status_without_failed", "m003_mock_round_export"]
+MIGRATION_NAMES = [
+    "m001_initial",
+    "m002_attempt_status_without_failed",
+    "m003_mock_round_export",
+    "m004_spoken_answer_delivery",
+]
 GRADE = Grade(score=5.0, verdict="Partial.", criteria=[], grader="offline")
 
 
@@ -95,10 +100,10 @@ def test_the_fixture_is_what_release_0_1_0_wrote():
 def test_a_0_1_0_database_upgrades_without_losing_a_row(v010):
     with Storage.open(v010) as storage:
         connection = storage.database.connection
-        assert storage.database.schema_version == migrations.LATEST == 3
+        assert storage.database.schema_version == migrations.LATEST == 4
         assert recorded_migrations(connection) == list(enumerate(MIGRATION_NAMES, 1))
         # Every row survives; columns added since 0.1.0 carry their defaults.
-        added = {"mock_sessions": {"export_path": ""}}
+        added = {"mock_sessions": {"export_path": ""}, "attempts": {"delivery_json": None}}
         for table in TABLES:
             expected = [{**row, **added.get(table, {})} for row in V010_ROWS[table]]
             assert rows(connection, table) == expected, table
@@ -253,7 +258,7 @@ def test_fresh_and_upgraded_databases_have_the_same_schema(v010, storage):
 def test_migrations_are_applied_once(v010):
     connection = sqlite3.connect(v010, isolation_level=None)
     assert migrations.schema_version(connection) == 0
-    assert migrations.migrate(connection) == [1, 2, 3]
+    assert migrations.migrate(connection) == [1, 2, 3, 4]
     first = connection.execute("SELECT * FROM _migrations ORDER BY version").fetchall()
     assert migrations.migrate(connection) == []
     connection.close()
@@ -623,3 +628,21 @@ def test_a_round_keeps_where_its_scorecard_goes(storage):
     assert storage.rounds.finished() == []
     storage.rounds.set_state(session.id, "finished")
     assert [s.id for s in storage.rounds.finished()] == [session.id]
+
+
+def test_a_spoken_answer_keeps_its_delivery_and_a_typed_one_has_none(storage):
+    measured = {"duration_s": 95.2, "budget_s": 180.0, "wpm": 141.0, "fillers": {"um": 3}}
+    spoken = storage.attempts.add("r2-position-bias", "A transcript.", delivery=measured)
+    typed = storage.attempts.add("r2-position-bias", "A typed answer.")
+    assert storage.attempts.get(spoken).delivery == measured
+    assert storage.attempts.get(spoken).spoken
+    assert storage.attempts.get(typed).delivery is None
+    assert not storage.attempts.get(typed).spoken
+
+
+def test_an_unreadable_delivery_never_hides_the_answer(storage):
+    attempt_id = storage.attempts.add("r2-position-bias", "A transcript.", delivery={"wpm": 120.0})
+    storage.database.write("UPDATE attempts SET delivery_json = 'not json' WHERE id = ?", (attempt_id,))
+    attempt = storage.attempts.get(attempt_id)
+    assert attempt.answer == "A transcript."
+    assert attempt.delivery is None

@@ -295,20 +295,54 @@ def rubric(question_id: Annotated[str, typer.Argument(help="A question id, e.g. 
 # --- answering and grading ---------------------------------------------------------------------
 
 
+ReviewOpt = Annotated[
+    bool, typer.Option("--review", help="Open the transcript in $EDITOR to correct it before grading")
+]
+KeepAudioOpt = Annotated[
+    bool, typer.Option("--keep-audio", help="Keep each recording as COACH_HOME/recordings/attempt-ID.wav")
+]
+
+
+def _speaker(coach, review: bool = False, keep_audio: bool = False):
+    """The terminal recorder for --voice, after checking the voice extra is installed."""
+    from coach.cli.speaking import Speaker
+
+    Speaker.check_ready()
+    return Speaker(coach, review=review, keep_audio=keep_audio)
+
+
 @command()
 def grade(
     question_id: Annotated[str, typer.Argument(help="A question id")],
-    answer_file: Annotated[str, typer.Option("--answer-file", "-f", help="File with the answer, or - for stdin")],
+    answer_file: Annotated[
+        str | None, typer.Option("--answer-file", "-f", help="File with the answer, or - for stdin")
+    ] = None,
+    audio: Annotated[
+        Path | None,
+        typer.Option("--audio", help="A recording of your spoken answer (wav, mp3, m4a, webm): transcribed offline"),
+    ] = None,
+    review: ReviewOpt = False,
     grader: GraderOpt = None,
     fallback: FallbackOpt = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the grade as JSON")] = False,
     details: Annotated[bool, typer.Option("--details", help="The whole rubric table, every gap and an outline")] = False,
 ):
-    """Grade an answer without interaction (the answer is saved to history first)."""
+    """Grade an answer without interaction (the answer, or a recording's transcript, is saved first)."""
     from coach.cli import render
 
+    if (answer_file is None) == (audio is None):
+        raise CoachError("give the answer as --answer-file FILE (or - for stdin) or as --audio RECORDING")
+    if review and audio is None:
+        raise CoachError("--review corrects a recording's transcript: use it with --audio")
     coach = _coach(fallback)
-    attempt_id = coach.save_answer(question_id, read_answer_file(answer_file))
+    if audio is not None:
+        from coach.cli.speaking import Speaker
+
+        Speaker.check_ready()
+        answer = Speaker(coach, review=review).transcribe_file(question_id, audio)
+    else:
+        answer = read_answer_file(answer_file)
+    attempt_id = coach.save_answer(question_id, answer)
     try:
         _prepare_store(coach)
     except CoachError:
@@ -317,10 +351,14 @@ def grade(
     if outcome.grade is None:
         render.error(f"attempt {outcome.attempt_id} saved but not graded: {outcome.error}")
         raise typer.Exit(ExitCode.PENDING)
+    delivery = getattr(answer, "delivery", None)
     if json_out:
-        render.print_json({"attempt_id": outcome.attempt_id, **outcome.grade.model_dump(mode="json")})
+        extra = {"transcript": answer.text, "delivery": delivery} if delivery else {}
+        render.print_json({"attempt_id": outcome.attempt_id, **outcome.grade.model_dump(mode="json"), **extra})
     else:
         render.grade(outcome.grade, details=details)
+        if delivery:
+            render.delivery(delivery)
         render.info(f"[dim]Saved as attempt {outcome.attempt_id}.[/]")
 
 
@@ -333,11 +371,26 @@ def practice(
     grader: GraderOpt = None,
     fallback: FallbackOpt = None,
     editor: Annotated[bool, typer.Option(help="Write the answer in $EDITOR")] = False,
+    voice: Annotated[
+        bool, typer.Option("--voice", help="Speak your answers: recorded, transcribed offline, graded, with delivery feedback")
+    ] = False,
+    review: ReviewOpt = False,
+    keep_audio: KeepAudioOpt = False,
 ):
     """Answer questions one at a time and get graded feedback."""
     from coach.cli.interactive import run_practice
 
-    run_practice(_coach(fallback, prepare=True), _value(round_), _value(kind), topic, question_id, _value(grader), editor)
+    _check_voice_options(voice, editor, review, keep_audio)
+    coach = _coach(fallback, prepare=True)
+    speaker = _speaker(coach, review, keep_audio) if voice else None
+    run_practice(coach, _value(round_), _value(kind), topic, question_id, _value(grader), editor, speaker)
+
+
+def _check_voice_options(voice: bool, editor: bool, review: bool, keep_audio: bool) -> None:
+    if voice and editor:
+        raise CoachError("choose --voice or --editor, not both")
+    if (review or keep_audio) and not voice:
+        raise CoachError("--review and --keep-audio go with --voice")
 
 
 @command()
@@ -425,6 +478,9 @@ def mock(
     export: Annotated[Path | None, typer.Option(help="Write the scorecard to FILE.md or FILE.html")] = None,
     grader: GraderOpt = None,
     editor: Annotated[bool, typer.Option(help="Write the answers in $EDITOR")] = False,
+    voice: Annotated[bool, typer.Option("--voice", help="Speak your answers (recorded and transcribed offline)")] = False,
+    review: ReviewOpt = False,
+    keep_audio: KeepAudioOpt = False,
 ):
     """Run a timed mock round: questions with follow-up probes, then a scorecard against the round's bar."""
     from coach.cli.interactive import run_mock
@@ -435,7 +491,10 @@ def mock(
         raise CoachError("--resume continues the last round as it was; leave out --round, --minutes and --questions")
     if not resume and round_ is None:
         raise CoachError("give --round (2, 3, 4 or additional), or --resume")
-    run_mock(_coach(prepare=True), _value(round_), minutes, questions, resume, _value(grader), export, editor)
+    _check_voice_options(voice, editor, review, keep_audio)
+    coach = _coach(prepare=True)
+    speaker = _speaker(coach, review, keep_audio) if voice else None
+    run_mock(coach, _value(round_), minutes, questions, resume, _value(grader), export, editor, speaker)
 
 
 @command(mock_app, name="show")

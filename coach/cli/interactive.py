@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import os
-import shlex
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import typer
 from rich.markup import escape
 
 from coach.cli import render
+from coach.cli.editor import read_with_editor
 from coach.coaching import mock, probes
 from coach.coaching.compare import compare_attempts
+from coach.app import PROBE_BUDGET_S
 from coach.coaching.probes import next_probes
 from coach.errors import CoachError, ExitCode
 from coach.export.scorecard import clock, report_format, write_report
+from coach.voice.audio import AudioError
 
 SENTINEL = "."
 HOW_TO_ANSWER = (
@@ -30,6 +29,7 @@ MOCK_HELP = (
     "Finish with a line containing only '.', or press Ctrl-D. ':skip' skips this question (it scores 0); "
     "':quit' or Ctrl-C pauses the round, and `coach mock --resume` continues it."
 )
+MIN_MOCK_RECORDING_S = 30.0  # a question whose time is nearly up still gets this long to answer
 PROBE_HELP = "Answer the follow-up like the question (finish with '.'); ':skip' skips it, ':quit' stops probing."
 
 
@@ -64,21 +64,6 @@ def read_answer(eof_none: bool = False, start: str = "") -> str | None:
     return "\n".join(lines)
 
 
-def read_with_editor() -> str:
-    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
-    with tempfile.NamedTemporaryFile("w+", suffix=".md", delete=False, encoding="utf-8") as handle:
-        handle.write("")
-        path = handle.name
-    try:
-        subprocess.run([*shlex.split(editor), path], check=False)
-        with open(path, encoding="utf-8", errors="strict") as handle:
-            return handle.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CoachError(f"could not read the answer from the editor ({exc})") from None
-    finally:
-        os.unlink(path)
-
-
 def offer_draft(coach, question_id: str) -> str:
     """The kept draft of this question, if the candidate wants to continue it (Enter starts afresh)."""
     draft = coach.drafts.get(question_id)
@@ -102,7 +87,9 @@ def choose() -> str:
     return (line.strip().lower() or "n")[0]
 
 
-def run_practice(coach, round_, kind, topic, question_id, grader, editor) -> None:
+def run_practice(coach, round_, kind, topic, question_id, grader, editor, speaker=None) -> None:
+    """The practice loop. With a `speaker` (--voice) each answer is spoken, transcribed and graded
+    like a typed one, with delivery feedback beside the grade."""
     question = coach.question(question_id) if question_id else coach.pick_question(round_, kind, topic)
     coach.require_rubric(question.id)
     grader_name = coach.grader_name(grader)
@@ -115,15 +102,10 @@ def run_practice(coach, round_, kind, topic, question_id, grader, editor) -> Non
     previous: int | None = None  # the last graded attempt at this question in this session, for a retry
     while True:
         render.question_panel(question)
-        if not editor:
-            render.info(f"[dim]{HOW_TO_ANSWER}[/]")
-        start = offer_draft(coach, question.id) if not editor else ""
-        try:
-            text = read_with_editor() if editor else read_answer(start=start)
-        except TypingInterrupted as stop:
-            if coach.drafts.save(question.id, stop.text):
-                render.info(f"\nYour answer so far is kept as a draft: `coach practice --id {question.id}` offers it back.")
-            raise
+        if speaker is not None:
+            text, speech = _spoken_answer(coach, speaker, question)
+        else:
+            text, speech = _typed_answer(coach, question, editor), None
         if text in (":quit", ":q"):
             render.info(GOODBYE)
             return
@@ -132,14 +114,18 @@ def run_practice(coach, round_, kind, topic, question_id, grader, editor) -> Non
             continue
         graded = None
         if text is None or not text.strip():
-            render.notice("empty answer: nothing was saved.")
+            if speaker is None:  # a failed recording has said why already
+                render.notice("empty answer: nothing was saved.")
         else:
             with render.status(f"Grading ({grader_name})..."):
-                outcome = coach.answer(question.id, text, grader)
+                outcome = coach.answer(question.id, speech.answer if speech else text, grader)
             coach.drafts.discard(question.id)
+            kept = speaker.keep(speech, outcome.attempt_id) if speech else None
             if outcome.grade:
                 render.grade(outcome.grade)
-                render.info(f"[dim]Saved as attempt {outcome.attempt_id}.[/]")
+                if speech:
+                    render.delivery(speech.answer.delivery)
+                render.info(f"[dim]Saved as attempt {outcome.attempt_id}.[/]" + (f" [dim]Recording: {kept}[/]" if kept else ""))
                 if previous is not None:
                     render.retry_progress(compare_attempts(coach.history, previous, outcome.attempt_id))
                 graded = outcome
@@ -152,7 +138,7 @@ def run_practice(coach, round_, kind, topic, question_id, grader, editor) -> Non
             elif choice == "d":
                 render.grade(graded.grade, details=True)
             else:
-                run_probes(coach, graded.attempt_id, grader, editor=editor)
+                run_probes(coach, graded.attempt_id, grader, editor=editor, speaker=speaker)
             choice = choose()
         if choice == "q":
             render.info(GOODBYE)
@@ -163,6 +149,34 @@ def run_practice(coach, round_, kind, topic, question_id, grader, editor) -> Non
             question, previous = coach.pick_question(round_, kind, topic), None
 
 
+def _typed_answer(coach, question, editor: bool) -> str | None:
+    """A typed answer (or ':skip' / ':quit'); Ctrl-C keeps what was typed as a draft of the question."""
+    if not editor:
+        render.info(f"[dim]{HOW_TO_ANSWER}[/]")
+    start = offer_draft(coach, question.id) if not editor else ""
+    try:
+        return read_with_editor() if editor else read_answer(start=start)
+    except TypingInterrupted as stop:
+        if coach.drafts.save(question.id, stop.text):
+            render.info(f"\nYour answer so far is kept as a draft: `coach practice --id {question.id}` offers it back.")
+        raise
+
+
+def _spoken_answer(coach, speaker, question):
+    """(text, speech) of a spoken answer; (':skip' or ':quit', None) as typed; (None, None) when the
+    recording was too short or silent (the error is shown, nothing is saved, the menu offers a retry)."""
+    budget = coach.spoken_budget(question)
+    typed = speaker.start_prompt(budget, 2 * budget)
+    if typed in (":quit", ":q", ":skip"):
+        return typed, None
+    try:
+        speech = speaker.speak(budget)
+    except AudioError as exc:
+        render.error(f"{exc}; nothing was saved")
+        return None, None
+    return speech.answer.text, speech
+
+
 # --- follow-up probes ------------------------------------------------------------------------
 
 
@@ -171,18 +185,34 @@ def probe_heading(probe, number: int, total: int) -> str:
 
 
 class TerminalProbeUI:
-    """The shared probe loop in the terminal."""
+    """The shared probe loop in the terminal (typed, or spoken with a `speaker`)."""
 
-    def __init__(self, editor: bool = False):
-        self.editor = editor
+    def __init__(self, editor: bool = False, speaker=None):
+        self.editor, self.speaker = editor, speaker
+        self.speech = None
 
-    def ask(self, probe, number: int, total: int) -> str | None:
+    def ask(self, probe, number: int, total: int):
         render.info(probe_heading(probe, number, total))
-        return read_with_editor() if self.editor else read_answer(eof_none=True)
+        self.speech = None
+        if self.speaker is None:
+            return read_with_editor() if self.editor else read_answer(eof_none=True)
+        typed = self.speaker.start_prompt(PROBE_BUDGET_S, 2 * PROBE_BUDGET_S)
+        if typed in (":quit", ":q", ":skip"):
+            return typed
+        try:
+            self.speech = self.speaker.speak(PROBE_BUDGET_S)
+        except AudioError as exc:
+            render.error(f"{exc}; nothing was saved")
+            return ""  # asks the follow-up again
+        return self.speech.answer
 
     def show_result(self, probe, outcome) -> None:
+        if self.speech is not None:
+            self.speaker.keep(self.speech, outcome.attempt_id)
         if outcome.grade:
             render.grade(outcome.grade)
+            if self.speech is not None:
+                render.delivery(self.speech.answer.delivery)
             render.info(f"[dim]Saved as attempt {outcome.attempt_id} (follow-up to attempt {probe.root_id}).[/]")
         else:
             render.error(f"saved as attempt {outcome.attempt_id}, not graded: {outcome.error}")
@@ -191,7 +221,7 @@ class TerminalProbeUI:
         render.notice(message)
 
 
-def run_probes(coach, attempt_id: int, grader, limit: int = 3, editor: bool = False) -> int:
+def run_probes(coach, attempt_id: int, grader, limit: int = 3, editor: bool = False, speaker=None) -> int:
     """Ask up to `limit` follow-up probes on an attempt's thread, grading each answer; returns how many
     were answered. ':skip' skips a probe, ':quit' (or the end of input) stops."""
     with render.status("Choosing follow-up questions..."):
@@ -201,43 +231,65 @@ def run_probes(coach, attempt_id: int, grader, limit: int = 3, editor: bool = Fa
     if not probe_set.probes:
         render.notice("no new follow-up questions for this answer: every probe in the notes was asked.")
         return 0
-    if not editor:
+    if not editor and speaker is None:
         render.info(f"[dim]{PROBE_HELP}[/]")
-    return probes.run_probes(coach, probe_set, TerminalProbeUI(editor), grader).answered
+    return probes.run_probes(coach, probe_set, TerminalProbeUI(editor, speaker), grader).answered
 
 
 # --- mock rounds -----------------------------------------------------------------------------
 
 
 class TerminalRoundUI:
-    """The mock round in the terminal: each question with its time, answers typed like in practice."""
+    """The mock round in the terminal: each question with its time, answers typed like in practice
+    (or spoken with a `speaker`: the recording stops when the question's time is up)."""
 
-    def __init__(self, editor: bool = False):
-        self.editor = editor
+    def __init__(self, editor: bool = False, coach=None, speaker=None):
+        self.editor, self.coach, self.speaker = editor, coach, speaker
+        self.turn = None
+        self.speech = None
 
     def show_turn(self, turn) -> None:
+        self.turn = turn
         left = f"{clock(turn.seconds_left)} left" if turn.seconds_left >= 0 else f"{clock(turn.seconds_left)} over"
         timing = f"[dim]{clock(turn.seconds_allowed)} for this question and its follow-ups; {left}.[/]"
         if turn.kind == "question":
             render.question_panel(turn.question, index=f"Question {turn.position}/{turn.total} · ")
             render.info(timing)
-            if not self.editor:
+            if not self.editor and self.speaker is None:
                 render.info(f"[dim]{MOCK_HELP}[/]")
         else:
             render.info(probe_heading(turn.probe, turn.probe_number, turn.probe_total))
             render.info(timing)
 
-    def read_answer(self) -> str | None:
-        return read_with_editor() if self.editor else read_answer(eof_none=True)
+    def read_answer(self):
+        self.speech = None
+        if self.speaker is None:
+            return read_with_editor() if self.editor else read_answer(eof_none=True)
+        turn = self.turn
+        full = PROBE_BUDGET_S if turn.kind == "probe" else self.coach.spoken_budget(turn.question)
+        limit = max(turn.seconds_left, MIN_MOCK_RECORDING_S)
+        budget = min(full, limit)
+        typed = self.speaker.start_prompt(budget, limit)
+        if typed in (":quit", ":q", ":skip"):
+            return typed
+        try:
+            self.speech = self.speaker.speak(budget, limit)
+        except AudioError as exc:
+            render.error(f"{exc}; nothing was saved")
+            return ""  # asks again
+        return self.speech.answer
 
     def show_result(self, turn, outcome, seconds_used: float, seconds_left: float) -> None:
+        if self.speech is not None:
+            self.speaker.keep(self.speech, outcome.attempt_id)
+            render.delivery(self.speech.answer.delivery)
         render.mock_result(outcome, seconds_used, seconds_left)
 
     def notice(self, message: str) -> None:
         render.notice(message)
 
 
-def run_mock(coach, round_, minutes, questions, resume, grader, export, editor=False) -> None:
+def run_mock(coach, round_, minutes, questions, resume, grader, export, editor=False, speaker=None) -> None:
     """`coach mock`: start (or resume) a round, run it, then show the scorecard and write it to the file
     named at the start (kept with the round, so it survives a pause) or on resume."""
     if export is not None:
@@ -249,7 +301,7 @@ def run_mock(coach, round_, minutes, questions, resume, grader, export, editor=F
     info = mock.round_info(session.round)
     render.mock_intro(session, info)
     try:
-        result = mock.run_round(coach, session, TerminalRoundUI(editor), grader=grader)
+        result = mock.run_round(coach, session, TerminalRoundUI(editor, coach, speaker), grader=grader)
     except KeyboardInterrupt:
         render.error(
             f"interrupted; your round {session.round} mock is saved with every answer so far: "

@@ -13,7 +13,9 @@ from rich.table import Table
 from rich.text import Text
 
 from coach.coaching.mock import mean_text
+from coach.coaching.progress import SPEAKING_WINDOW
 from coach.export.scorecard import area_text, clock, score_text
+from coach.voice.delivery import Delivery
 
 console = Console(highlight=False, soft_wrap=False)
 err_console = Console(stderr=True, highlight=False)
@@ -276,11 +278,43 @@ def attempt(a, question=None) -> None:
     )
     if question is not None:
         question_panel(question)
-    console.print(Panel(Text(a.answer), title="Your answer", title_align="left"))
+    title = "Your answer (spoken; the transcript)" if a.spoken else "Your answer"
+    console.print(Panel(Text(a.answer), title=title, title_align="left"))
+    if a.delivery:
+        delivery(a.delivery)
     if a.grade:
         grade(a.grade)
     elif a.error:
         console.print(f"[red]Not graded yet:[/] {escape(a.error)}  (run `coach regrade {a.id}`)")
+
+
+@contextmanager
+def recording_meter(budget_s: float, limit_s: float):
+    """A live line while recording: elapsed time against the budget (red once over it) and a level
+    meter, so the candidate sees the microphone hears them. Yields tick(elapsed_s, level 0..1)."""
+    if not console.is_terminal:
+        yield lambda elapsed, level: None
+        return
+    from rich.live import Live
+
+    def line(elapsed: float, level: float) -> Text:
+        bars = int(round(max(0.0, min(1.0, level)) * 20))
+        over = elapsed > budget_s
+        text = Text("● REC ", style="bold red")
+        text.append(f"{clock(elapsed)} / {clock(budget_s)}", style="bold red" if over else "bold")
+        text.append("  " + "█" * bars + "░" * (20 - bars), style="green" if bars else "dim")
+        text.append(f"  stops at {clock(limit_s)} · Enter to finish", style="dim")
+        return text
+
+    with Live(line(0.0, 0.0), console=console, refresh_per_second=10, transient=False) as live:
+        yield lambda elapsed, level: live.update(line(elapsed, level))
+
+
+def delivery(measured: dict) -> None:
+    """How a spoken answer was delivered: duration against the budget, pace, fillers, pauses."""
+    notes = Delivery.from_dict(measured).notes()
+    engine = measured.get("engine")
+    _bullets("How you said it" + (f" (transcribed by {engine})" if engine else ""), notes, "cyan")
 
 
 @contextmanager
@@ -469,6 +503,46 @@ def progress_report(report) -> None:
         bar.append(f" {p.score:.1f}")
         chart.add_row(f"{p.when:%Y-%m-%d}", p.question_id, bar)
     console.print(chart)
+    speaking(report.speaking)
+
+
+SPEAKING_COLUMNS = (  # (column, measure of a Delivery, format)
+    ("words/min", lambda d: d.wpm, lambda v: f"{v:.0f}"),
+    ("fillers/min", lambda d: d.fillers_per_min, lambda v: f"{v:.1f}"),
+    ("pauses > 2 s", lambda d: len(d.pauses), lambda v: f"{v:.0f}"),
+    ("longest without a signpost", lambda d: d.longest_unstructured_s, clock),
+)
+
+
+def speaking(report) -> None:
+    """Spoken answers over time: the last few, and the first few against the latest few."""
+    if not report.answers:
+        return
+    shown = report.answers[-CHART_LIMIT:]
+    table = Table(
+        title=f"Speaking (last {len(shown)} of {len(report.answers)} spoken answers)", title_justify="left"
+    )
+    for column in ("when", "question", "length", "budget") + tuple(c for c, _, _ in SPEAKING_COLUMNS):
+        table.add_column(column, no_wrap=column in ("when", "question"))
+    for s in shown:
+        d = s.delivery
+        table.add_row(
+            f"{s.when:%Y-%m-%d}",
+            s.question_id,
+            Text(clock(d.duration_s), style="red" if d.over_budget else ""),
+            clock(d.budget_s) if d.budget_s else "\u2014",
+            *(fmt(measure(d)) for _, measure, fmt in SPEAKING_COLUMNS),
+        )
+    console.print(table)
+    if len(report.answers) > SPEAKING_WINDOW:
+        changes = []
+        for column, measure, fmt in SPEAKING_COLUMNS[:3]:
+            first, latest = report.mean(measure, first=True), report.mean(measure, first=False)
+            changes.append(f"{column} {fmt(first)} \u2192 {fmt(latest)}")
+        console.print(
+            f"[dim]Your first {SPEAKING_WINDOW} spoken answers against your latest {SPEAKING_WINDOW}: "
+            + "; ".join(changes) + ".[/]"
+        )
 
 
 COMPARE_MARK = {1: ("▲ better", "green"), -1: ("▼ worse", "red"), 0: ("·", "dim")}

@@ -22,7 +22,7 @@ from coach.coaching.probes import CREDIT, covered_by, next_probes, run_probes
 from coach.corpus.dimensions import DIMENSION_TEXT
 from coach.errors import CoachError
 from coach.grading.offline import DIMENSION_ADVICE
-from coach.models import Question
+from coach.models import Answer, Question
 from coach.storage.rounds import MockItem, MockSession
 
 DEFAULT_MINUTES = 45
@@ -215,8 +215,9 @@ class Turn:
 class RoundUI(Protocol):
     def show_turn(self, turn: Turn) -> None: ...
 
-    def read_answer(self) -> str | None:
-        """The typed answer, ':skip', ':quit', or None at the end of input."""
+    def read_answer(self) -> str | Answer | None:
+        """The answer (typed text, or a spoken Answer with its delivery), ':skip', ':quit', or None
+        at the end of input."""
 
     def show_result(
         self, turn: Turn, outcome, seconds_used: float, seconds_left: float
@@ -311,17 +312,17 @@ def run_round(
     )
 
 
-def _read(item, turn, ui, timer) -> tuple[str, float]:
-    """One answer (or ':skip') and the seconds it took; pauses on ':quit' or the end of input.
-    The time is charged to the question."""
+def _read(item, turn, ui, timer) -> tuple[Answer, float]:
+    """One answer (typed, or spoken with its delivery; or ':skip') and the seconds it took; pauses on
+    ':quit' or the end of input. The time is charged to the question."""
     ui.show_turn(turn)
     timer.start()
-    text = ui.read_answer()
+    given = ui.read_answer()
     used = timer.stop()
     item.seconds_used += used
-    if text is None or text.strip() in (":quit", ":q"):
+    if given is None or Answer.of(given).text.strip() in (":quit", ":q"):
         raise _Paused
-    return text, used
+    return Answer.of(given), used
 
 
 def _ask_question(coach, session, item, question, ui, timer, grader) -> None:
@@ -335,14 +336,14 @@ def _ask_question(coach, session, item, question, ui, timer, grader) -> None:
             session.seconds_allowed,
             session.seconds_allowed - item.seconds_used,
         )
-        text, used = _read(item, turn, ui, timer)
+        answer, used = _read(item, turn, ui, timer)
         rounds.save_item(session.id, item)
-        if text.strip() == ":skip":
+        if answer.text.strip() == ":skip":
             item.status = "skipped"
             rounds.save_item(session.id, item)
             return
         try:
-            item.attempt_id = coach.save_answer(question.id, text)
+            item.attempt_id = coach.save_answer(question.id, answer)
         except CoachError as exc:
             ui.notice(f"{exc}; type ':skip' to skip this question")
             continue
@@ -362,17 +363,17 @@ class _RoundProbeUI:
         self.turn: Turn | None = None
         self.used = 0.0
 
-    def ask(self, probe, number: int, total: int) -> str | None:
+    def ask(self, probe, number: int, total: int) -> Answer | None:
         allowed = self.session.seconds_allowed
         self.turn = Turn("probe", self.item.position, len(self.session.items), self.question, allowed,
                          allowed - self.item.seconds_used, probe, number, total)
         try:
-            text, self.used = _read(self.item, self.turn, self.ui, self.timer)
+            answer, self.used = _read(self.item, self.turn, self.ui, self.timer)
         except _Paused:
             return None
         finally:
             self.rounds.save_item(self.session.id, self.item)
-        return text
+        return answer
 
     def show_result(self, probe, outcome) -> None:
         left = self.session.seconds_allowed - self.item.seconds_used

@@ -25,6 +25,7 @@ from coach.grading.offline import FUNCTION_WORDS
 from coach.grading.rubric import split_sentences
 from coach.llm.structured import LLMError, call_structured
 from coach.models import (
+    Answer,
     Attempt,
     Criterion,
     Grade,
@@ -624,8 +625,8 @@ def record_answer(coach, probe: Probe, attempt_id: int) -> Probe:
 class ProbeUI(Protocol):
     """How a probe loop talks to the candidate (the terminal, a mock round's clock, a test)."""
 
-    def ask(self, probe: Probe, number: int, total: int) -> str | None:
-        """The typed answer, ':skip', ':quit', or None at the end of input."""
+    def ask(self, probe: Probe, number: int, total: int) -> str | Answer | None:
+        """The answer (typed, or spoken with its delivery), ':skip', ':quit', or None at the end of input."""
 
     def show_result(self, probe: Probe, outcome: GradeOutcome) -> None: ...
 
@@ -647,15 +648,15 @@ def run_probes(coach, probe_set: ProbeSet, ui: ProbeUI, grader: str | None, firs
     for number, probe in enumerate(probe_set.probes, first_number):
         probe = mark_asked(coach, probe)
         while True:
-            text = ui.ask(probe, number, total)
-            if text is None or text.strip() in (":quit", ":q"):
+            given = ui.ask(probe, number, total)
+            if given is None or Answer.of(given).text.strip() in (":quit", ":q"):
                 run.stopped = True
                 return run
-            if text.strip() == ":skip":
+            if Answer.of(given).text.strip() == ":skip":
                 skip_probe(coach, probe)
                 break
             try:
-                outcome = coach.answer_probe(probe, text, grader)
+                outcome = coach.answer_probe(probe, given, grader)
             except CoachError as exc:  # an empty or unusable answer: nothing was saved
                 ui.notice(f"{exc}; type ':skip' to skip this follow-up")
                 continue

@@ -8,11 +8,13 @@ question no note serves falls back to its category. Only graded answers count; f
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from coach.coaching import srs as review
 from coach.models import Attempt, Note, Question
+from coach.voice.delivery import Delivery
 
 TREND_WINDOW = 5
 ROUND_ORDER = {"2": 0, "3": 1, "4": 2, "additional": 3}
@@ -80,6 +82,41 @@ class DueItem:
 
 
 @dataclass
+class Spoken:
+    """One spoken answer's delivery (a question or a follow-up), for the speaking trend."""
+
+    attempt_id: int
+    when: datetime
+    question_id: str
+    delivery: Delivery
+
+
+@dataclass
+class Speaking:
+    """How spoken answers were delivered over time, oldest first: the first and the latest
+    SPEAKING_WINDOW answers are compared so one unusual answer does not read as a trend."""
+
+    answers: list[Spoken]
+
+    def mean(self, measure: Callable[[Delivery], float], first: bool) -> float:
+        """The mean of a measure over the first (or the latest) SPEAKING_WINDOW spoken answers."""
+        chosen = self.answers[:SPEAKING_WINDOW] if first else self.answers[-SPEAKING_WINDOW:]
+        return round(sum(float(measure(s.delivery)) for s in chosen) / len(chosen), 1)
+
+
+SPEAKING_WINDOW = 3
+
+
+def spoken_answers(attempts: list[Attempt]) -> list[Spoken]:
+    """Every answer given out loud (graded or not: delivery does not depend on the grade), oldest first."""
+    spoken = [a for a in attempts if a.delivery]
+    return [
+        Spoken(a.id, a.created_at, a.question_id, Delivery.from_dict(a.delivery))
+        for a in sorted(spoken, key=lambda a: (a.created_at, a.id))
+    ]
+
+
+@dataclass
 class Progress:
     today: date
     topics: list[Stat]  # weakest first
@@ -87,6 +124,7 @@ class Progress:
     series: list[Point]  # every graded answer, oldest first
     due_questions: list[DueItem] = field(default_factory=list)
     due_points: list[DueItem] = field(default_factory=list)
+    speaking: Speaking = field(default_factory=lambda: Speaking([]))
 
     @property
     def attempts(self) -> int:
@@ -188,4 +226,5 @@ def build_progress(coach, today: date | None = None) -> Progress:
         series=series,
         due_questions=due_questions,
         due_points=due_points,
+        speaking=Speaking(spoken_answers(attempts)),
     )

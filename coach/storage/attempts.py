@@ -38,15 +38,17 @@ class Attempts:
         answer: str,
         parent_id: int | None = None,
         created_at: datetime | None = None,
+        delivery: dict | None = None,
     ) -> int:
         """Store an answer as pending; returns the attempt id. Committed immediately.
 
-        `created_at` (default now) is for answers given earlier, such as an imported history."""
+        `created_at` (default now) is for answers given earlier, such as an imported history;
+        `delivery` is a spoken answer's delivery measures (coach.voice.delivery), stored as JSON."""
         when = (created_at or datetime.now(UTC)).isoformat(timespec="seconds")
         cursor = self.database.write(
-            "INSERT INTO attempts (question_id, answer, created_at, status, parent_id)"
-            " VALUES (?, ?, ?, 'pending', ?)",
-            (question_id, answer, when, parent_id),
+            "INSERT INTO attempts (question_id, answer, created_at, status, parent_id, delivery_json)"
+            " VALUES (?, ?, ?, 'pending', ?, ?)",
+            (question_id, answer, when, parent_id, json.dumps(delivery) if delivery else None),
         )
         return int(cursor.lastrowid)
 
@@ -155,6 +157,10 @@ def _attempt(row: sqlite3.Row) -> Attempt:
             grade = Grade.model_validate(json.loads(row["grade_json"]))
         except ValueError:  # json and pydantic errors: one bad row must not hide the others
             error = error or "the stored grade is unreadable; `coach regrade` grades it again"
+    try:
+        delivery = json.loads(row["delivery_json"]) if row["delivery_json"] else None
+    except ValueError:
+        delivery = None  # unreadable delivery measures never hide the answer itself
     return Attempt(
         id=row["id"],
         question_id=row["question_id"],
@@ -165,6 +171,7 @@ def _attempt(row: sqlite3.Row) -> Attempt:
         grade=grade,
         error=error,
         parent_id=row["parent_id"],
+        delivery=delivery if isinstance(delivery, dict) else None,
     )
 
 

@@ -227,4 +227,11 @@ def m003_mock_round_export(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE mock_sessions ADD COLUMN export_path TEXT NOT NULL DEFAULT ''")
 
 
+@migration
+def m004_spoken_answer_delivery(db: sqlite3.Connection) -> None:
+    """A spoken answer keeps how it was delivered (duration against the budget, words per minute,
+    filler words, long pauses) as JSON beside its transcript; typed answers leave it NULL."""
+    db.execute("ALTER TABLE attempts ADD COLUMN delivery_json TEXT")
+
+
 LATEST = len(MIGRATIONS)
