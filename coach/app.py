@@ -23,7 +23,7 @@ from coach.storage import Attempts, Storage
 from coach.storage.drafts import Drafts
 from coach.voice import delivery as voice_delivery
 from coach.voice import transcribe as voice_transcribe
-from coach.voice.audio import Audio, AudioError
+from coach.voice.audio import Audio
 
 MAX_ANSWER_WORDS = 2000
 MAX_ANSWER_BYTES = 200_000
@@ -270,15 +270,23 @@ class Coach:
         API when COACH_TRANSCRIBER=openai; loaded once per Coach."""
         return voice_transcribe.transcriber_for(self.settings)
 
-    def spoken_answer(self, audio: Audio, budget_s: float | None) -> Answer:
-        """A recording as an answer: its transcript and how it was delivered. Nothing is saved here;
-        the caller saves it like a typed answer (before grading)."""
-        transcript = voice_transcribe.transcribe(audio, self.transcriber)
-        if not transcript.text.strip():
-            raise AudioError("no speech was recognised in the recording")
+    def spoken_answer(
+        self, audio: Audio, budget_s: float | None, live: voice_transcribe.LiveTranscription | None = None
+    ) -> Answer:
+        """A recording as an answer: its transcript (finished from `live`, when it was transcribed
+        while being recorded) and how it was delivered. Nothing is saved here; the caller saves it
+        like a typed answer (before grading). Raises AudioError when no speech was recognised."""
+        transcript = voice_transcribe.transcribe(audio, live or self.transcriber)
         measured = voice_delivery.measure(transcript, budget_s).to_dict()
         measured["engine"] = transcript.engine
         return Answer(text=transcript.text.strip(), delivery=measured)
+
+    def live_transcription(self) -> voice_transcribe.LiveTranscription | None:
+        """A transcription that runs while the candidate speaks (local Whisper only: the endpoint's
+        API is called once, at the end)."""
+        if isinstance(self.transcriber, voice_transcribe.LocalWhisper):
+            return voice_transcribe.LiveTranscription(self.transcriber)
+        return None
 
     def spoken_budget(self, question: Question) -> float:
         """Seconds a spoken answer to this question should take (see SPOKEN_BUDGET_S)."""

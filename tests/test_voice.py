@@ -15,10 +15,12 @@ them instead); without the voice extra the tests that need it fail with the inst
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import json
 import re
 import socket
+import time
 from pathlib import Path
 
 import httpx
@@ -125,6 +127,53 @@ def test_delivery_of_real_speech_finds_the_pause_the_pace_and_the_fillers(speech
     notes = result.notes()
     assert notes[0].startswith("You spoke 0:2") and "against a 0:20 budget" in notes[0]
     assert any(n.startswith("1 pause over 2 s, longest") for n in notes)
+
+
+def test_live_transcription_while_recording_matches_one_pass(heard):
+    """Fed block by block as the recorder does, with the shipped 20 s parts (the short answer is ~25 s,
+    so it is cut once; shorter parts lose context, 10 s ones lost 6 of 19 words): the same content words, no word twice at a cut, times in order, the
+    same pause; parts run in a worker thread while blocks keep arriving."""
+    sound, whole = heard
+    live = transcribe.LiveTranscription(transcribe.LocalWhisper())
+    for i in range(0, sound.samples.size, 1600):
+        live.feed(sound.samples[i : i + 1600])
+        time.sleep(0.01)  # let the worker run as it would beside a real-time recording
+    transcript = transcribe.transcribe(sound, live)
+
+    assert len(live.texts) >= 2 and live.error is None  # at least one part during, then the rest
+    assert transcript.engine == whole.engine
+    words = transcript.words
+    assert all(a.start <= b.start for a, b in itertools.pairwise(words))
+    said = [re.sub(r"[^\w]", "", w) for w in transcript.text.lower().replace("-", " ").split()]
+    said_once = [re.sub(r"[^\w]", "", w) for w in whole.text.lower().replace("-", " ").split()]
+    assert difflib.SequenceMatcher(None, said, said_once).ratio() >= 0.9, (transcript.text, whole.text)
+    text = " " + re.sub(r"[^\w']+", " ", transcript.text.lower().replace("-", " ")) + " "
+    found = [w for w in CONTENT if f" {w.replace('-', ' ')} " in text]
+    assert len(found) >= 0.75 * len(CONTENT), (sorted(set(CONTENT) - set(found)), transcript.text)
+    (start, gap), = measure(transcript).pauses
+    (whole_start, whole_gap), = measure(whole).pauses
+    assert start == pytest.approx(whole_start, abs=0.3) and gap == pytest.approx(whole_gap, abs=0.3)
+
+
+def test_a_failed_part_falls_back_to_one_pass(heard, monkeypatch):
+    sound, whole = heard
+    whisper = transcribe.LocalWhisper()
+    live = transcribe.LiveTranscription(whisper, part_s=6.0)
+    real = whisper.transcribe_part
+    calls = []
+
+    def fails_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("ctranslate2 fell over")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(whisper, "transcribe_part", fails_once)
+    for i in range(0, sound.samples.size, 1600):
+        live.feed(sound.samples[i : i + 1600])
+    transcript = live.finish(sound)
+    assert isinstance(live.error, RuntimeError)
+    assert transcript.text == whole.text  # one pass over the whole recording, as without live parts
 
 
 @pytest.mark.parametrize(

@@ -8,14 +8,14 @@ import json
 
 import numpy as np
 import pytest
+from history_builders import add_attempt
 from typer.testing import CliRunner
+from voice_helpers import require_espeak, synthesise
 
 from coach.cli.app import app
 from coach.storage import Storage
 from coach.voice import audio as voice_audio
 from coach.voice import record
-from history_builders import add_attempt
-from voice_helpers import require_espeak, synthesise
 
 QID = "r2-position-bias"
 SPOKEN = [

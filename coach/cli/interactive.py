@@ -8,13 +8,13 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
+from coach.app import PROBE_BUDGET_S
 from coach.cli import render
 from coach.cli.editor import read_with_editor
 from coach.coaching import mock, probes
 from coach.coaching.compare import compare_attempts
-from coach.app import PROBE_BUDGET_S
 from coach.coaching.probes import next_probes
-from coach.errors import CoachError, ExitCode
+from coach.errors import ExitCode
 from coach.export.scorecard import clock, report_format, write_report
 from coach.voice.audio import AudioError
 

@@ -62,10 +62,11 @@ class Speaker:
         """Record until Enter (or the limit), then transcribe; returns the answer to save and grade."""
         limit_s = min(limit_s or 2 * budget_s, MAX_RECORDING_S)
         self._warm_up()
-        samples, rate = self._record(budget_s, limit_s)
+        live = self.coach.live_transcription()
+        samples, rate = self._record(budget_s, limit_s, live)
         audio = voice_audio.from_samples(samples, rate)
         with render.status("Transcribing..."):
-            answer = self.coach.spoken_answer(audio, budget_s)
+            answer = self.coach.spoken_answer(audio, budget_s, live)
         if self.review:
             answer = self._reviewed(answer)
         return Speech(answer, audio)
@@ -97,13 +98,13 @@ class Speaker:
                 loader = getattr(self.coach.transcriber, "load", None)
                 if loader:
                     loader()
-            except Exception:  # noqa: BLE001 - the transcription step reports the same error
+            except Exception:  # noqa: BLE001, S110 - the transcription step reports the same error
                 pass
 
         threading.Thread(target=load, daemon=True).start()
 
     # --- recording ---------------------------------------------------------------------------
-    def _record(self, budget_s: float, limit_s: float):
+    def _record(self, budget_s: float, limit_s: float, live=None):
         stop = threading.Event()
         interrupted = threading.Event()
 
@@ -122,7 +123,8 @@ class Speaker:
         try:
             with render.recording_meter(budget_s, limit_s) as tick:
                 samples = voice_record.record(
-                    limit_s, stop.is_set, tick, stream_factory=self.stream_factory, samplerate=voice_audio.RATE
+                    limit_s, stop.is_set, tick, stream_factory=self.stream_factory, samplerate=voice_audio.RATE,
+                    on_block=live.feed if live else None,
                 )
         finally:
             signal.signal(signal.SIGINT, previous)

@@ -154,21 +154,32 @@ def loudest_dbfs(samples: np.ndarray, rate: int = RATE) -> float:
     return 20 * math.log10(peak) if peak > 0 else -math.inf
 
 
+def wav_bytes(samples: np.ndarray, rate: int = RATE) -> bytes:
+    """Mono 16-bit PCM WAV of float samples in -1..1."""
+    import io
+    import wave
+
+    pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(pcm)
+    return buffer.getvalue()
+
+
 def save_wav(audio: Audio, path: Path) -> Path:
     """Write a recording as a 16 kHz 16-bit mono WAV readable only by its owner (answers are
     personal); the folder is created. Raises AudioError when it cannot be written."""
     import os
-    import wave
 
-    pcm = (np.clip(audio.samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+    data = wav_bytes(audio.samples)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with open(descriptor, "wb") as handle, wave.open(handle, "wb") as out:
-            out.setnchannels(1)
-            out.setsampwidth(2)
-            out.setframerate(RATE)
-            out.writeframes(pcm)
+        with open(descriptor, "wb") as handle:
+            handle.write(data)
     except OSError as exc:
         raise AudioError(f"cannot write the recording to {path} ({exc.strerror or exc})") from None
     return path

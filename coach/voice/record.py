@@ -43,9 +43,11 @@ def record(
     on_tick: Callable[[float, float], None],
     stream_factory: StreamFactory | None = None,
     samplerate: int = 16000,
+    on_block: Callable[[np.ndarray], None] | None = None,
 ) -> np.ndarray:
     """Record mono float32 samples until `should_stop()` is true or `limit_s` seconds are recorded;
-    `on_tick(elapsed_s, level)` is called after every block with a level in 0..1. The stream is
+    `on_tick(elapsed_s, level)` is called after every block with a level in 0..1, and `on_block(samples)`
+    (when given) with the block itself. The stream is
     closed however this ends (Ctrl-C included). Raises NoMicrophone when no device can be opened.
 
     `stream_factory(samplerate, blocksize)` returns an object with start(), read(frames) ->
@@ -74,6 +76,8 @@ def record(
                 break
             chunks.append(block)
             frames += block.size
+            if on_block is not None:  # e.g. a LiveTranscription, transcribing while the candidate speaks
+                on_block(block)
             on_tick(frames / samplerate, level(block))
     finally:
         _close(stream)

@@ -24,11 +24,9 @@ tokenizer.json is refused here, because faster-whisper would otherwise fetch the
 
 from __future__ import annotations
 
-import io
 import itertools
 import re
 import threading
-import wave
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -37,7 +35,7 @@ import numpy as np
 
 from coach.config import Settings
 from coach.llm import client as llm
-from coach.voice.audio import INSTALL, RATE, Audio, AudioError
+from coach.voice.audio import INSTALL, RATE, Audio, AudioError, wav_bytes
 
 PROMPT = "Um, so, uh, I think, like, you know, basically, I mean, er, hmm, actually, kind of."
 BEAM_SIZE = 1
@@ -140,14 +138,30 @@ class LocalWhisper:
             return _models[key]
 
     def transcribe(self, audio: Audio) -> Transcript:
+        text, words, language = self.transcribe_part(audio.samples)
+        return Transcript(
+            text=text,
+            words=snap_to_silences(words, audio.samples),
+            duration_s=audio.duration_s,
+            engine=self.engine,
+            language=language,
+        )
+
+    def transcribe_part(
+        self, samples: np.ndarray, offset_s: float = 0.0, previous: str = ""
+    ) -> tuple[str, list[Word], str]:
+        """(text, words, language) of a stretch of audio starting `offset_s` into the recording; the
+        word times are shifted by it. `previous` (the text before this stretch) follows the filler
+        prompt, so a later part keeps both the fillers and the context of what came before."""
         model = self.load()
         english_only = not getattr(model.model, "is_multilingual", False)
+        prompt = " ".join(p for p in (self.prompt, previous[-PREVIOUS_CHARS:]) if p) or None
         segments, info = model.transcribe(
-            audio.samples,
+            samples,
             language="en" if english_only else None,
             beam_size=self.beam_size,
             word_timestamps=True,
-            initial_prompt=self.prompt or None,
+            initial_prompt=prompt,
             vad_filter=self.vad,
             condition_on_previous_text=True,
         )
@@ -158,14 +172,130 @@ class LocalWhisper:
             for w in segment.words or []:
                 text = w.word.strip()
                 if text:
-                    words.append(Word(text=text, start=round(float(w.start), 3), end=round(float(w.end), 3)))
+                    start, end = float(w.start) + offset_s, float(w.end) + offset_s
+                    words.append(Word(text=text, start=round(start, 3), end=round(end, 3)))
+        language = str(getattr(info, "language", "") or "en")
+        return " ".join(t for t in texts if t), words, language
+
+
+PREVIOUS_CHARS = 200  # of the text before a part, given as context after the filler prompt
+
+
+class LiveTranscription:
+    """Transcribes a recording while it is being made, so that little is left to do when the
+    candidate stops: a 2-minute answer otherwise waits about RTF x 120 s (7 s here) after Enter.
+
+    The recorder hands each block to `feed` (from its own thread). Whenever PART_S seconds are
+    waiting, a worker thread cuts them at the quietest QUIET_S inside their last CUT_WINDOW_S (so a
+    cut falls in a pause, not inside a word, whenever the speaker pauses at all) and transcribes the
+    part before the cut with LocalWhisper.transcribe_part. `finish(audio)` transcribes the rest and
+    returns one Transcript of the whole recording, its word edges snapped to the silences of the
+    whole signal. bench/voice.py measures what this costs in accuracy against one pass."""
+
+    PART_S = 20.0
+    CUT_WINDOW_S = 5.0
+    QUIET_S = 0.3
+
+    def __init__(self, whisper: LocalWhisper, rate: int = RATE, part_s: float | None = None):
+        self.whisper, self.rate = whisper, rate
+        self.engine = whisper.engine
+        self.part_s = part_s or self.PART_S
+        self.blocks: list[np.ndarray] = []
+        self.done_samples = 0  # samples already transcribed (or being transcribed)
+        self.total = 0
+        self.texts: list[str] = []
+        self.words: list[Word] = []
+        self.language = "en"
+        self.error: BaseException | None = None
+        self._lock = threading.Lock()
+        self._worker: threading.Thread | None = None  # at most one part at a time, in order
+
+    def feed(self, block: np.ndarray) -> None:
+        """Add recorded samples (16 kHz mono float32); starts a part when enough is waiting and no
+        part is being transcribed. Called from one thread (the recorder's loop)."""
+        with self._lock:
+            self.blocks.append(np.asarray(block, dtype=np.float32).reshape(-1))
+            self.total += self.blocks[-1].size
+        idle = self._worker is None or not self._worker.is_alive()
+        ready = (self.total - self.done_samples) >= self.part_s * self.rate
+        if ready and idle and self.error is None:
+            self._worker = threading.Thread(target=self._next_part, daemon=True)
+            self._worker.start()
+
+    def transcribe(self, audio: Audio) -> Transcript:
+        """The Transcriber interface: the same as finish()."""
+        return self.finish(audio)
+
+    def finish(self, audio: Audio) -> Transcript:
+        """The transcript of the whole recording (`audio` is what the recorder returned, checked)."""
+        if self._worker is not None:
+            self._worker.join()
+        if self.error is not None:  # a part failed: one pass over everything instead
+            return self.whisper.transcribe(audio)
+        rest = audio.samples[self.done_samples :]
+        if rest.size:
+            self._transcribe(rest, self.done_samples, last=True)
         return Transcript(
-            text=" ".join(t for t in texts if t),
-            words=snap_to_silences(words, audio.samples),
+            text=" ".join(t for t in self.texts if t),
+            words=snap_to_silences(self.words, audio.samples),
             duration_s=audio.duration_s,
-            engine=self.engine,
-            language=str(getattr(info, "language", "") or "en"),
+            engine=self.whisper.engine,
+            language=self.language,
         )
+
+    def _next_part(self) -> None:
+        with self._lock:
+            pending = np.concatenate(self.blocks)[self.done_samples :]
+        cut = _quiet_cut(pending, self.rate, self.CUT_WINDOW_S, self.QUIET_S)
+        start = self.done_samples
+        try:
+            self._transcribe(pending[:cut], start)
+        except BaseException as exc:  # noqa: BLE001 - finish() falls back to one pass
+            self.error = exc
+            return
+        self.done_samples = start + cut
+
+    def _transcribe(self, samples: np.ndarray, start: int, last: bool = False) -> None:
+        offset = start / self.rate
+        text, words, self.language = self.whisper.transcribe_part(
+            samples, offset_s=offset, previous=" ".join(self.texts)
+        )
+        if not last:  # Whisper may invent a closing phrase ("So, that's it.") in a part's trailing quiet
+            end = offset + _speech_end(samples, self.rate)
+            kept = [w for w in words if w.start < end]
+            if len(kept) < len(words):
+                words, text = kept, " ".join(w.text for w in kept)
+        self.texts.append(text)
+        self.words.extend(words)
+
+
+def _speech_end(samples: np.ndarray, rate: int) -> float:
+    """Seconds into `samples` where the last sound louder than the quiet threshold of
+    snap_to_silences ends (the whole stretch when it never falls quiet)."""
+    hop = int(FRAME_S * rate)
+    count = samples.size // hop
+    if count == 0:
+        return samples.size / rate
+    frames = samples[: count * hop].astype(np.float64).reshape(count, hop)
+    db = 10 * np.log10(np.mean(frames**2, axis=1) + 1e-12)
+    threshold = max(float(db.max()) - 35.0, float(np.percentile(db, 10)) + 6.0)
+    loud = np.flatnonzero(db >= threshold)
+    return (int(loud[-1]) + 1) * FRAME_S if loud.size else samples.size / rate
+
+
+def _quiet_cut(samples: np.ndarray, rate: int, window_s: float, quiet_s: float) -> int:
+    """The sample index in the middle of the quietest `quiet_s` stretch within the last `window_s`."""
+    hop = int(FRAME_S * rate)
+    begin = max(0, samples.size - int(window_s * rate))
+    tail = samples[begin : begin + ((samples.size - begin) // hop) * hop].astype(np.float64)
+    frames = tail.reshape(-1, hop)
+    energy = np.mean(frames**2, axis=1)
+    width = max(1, round(quiet_s / FRAME_S))
+    if energy.size <= width:
+        return samples.size
+    sums = np.convolve(energy, np.ones(width), mode="valid")
+    best = int(np.argmin(sums))
+    return begin + (best + width // 2) * hop
 
 
 FRAME_S = 0.02
@@ -264,18 +394,6 @@ class OpenAITranscriber:
             engine=self.engine,
             language=_language(reply.get("language")),
         )
-
-
-def wav_bytes(samples: np.ndarray, rate: int = RATE) -> bytes:
-    """Mono 16-bit PCM WAV of float samples in -1..1."""
-    pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(pcm)
-    return buffer.getvalue()
 
 
 def _punctuated(text: str, raw_words: list[dict]) -> list[Word]:
