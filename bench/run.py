@@ -925,6 +925,12 @@ class Bench:
         return text
 
     # 7 -----------------------------------------------------------------------------------------
+    def voice(self) -> str:
+        """bench/voice.py (the settings grid left out: `python bench/voice.py` prints it), in a
+        subprocess so its model load is cold and its threads do not disturb the other sections."""
+        done = run([sys.executable, str(Path(__file__).with_name("voice.py")), "--quick"], os.environ.copy())
+        return done.check().stdout
+
     def prompt(self) -> str:
         self.ensure_ingested()
         data = worker("prompt", {"answer": self.answer}, self.env)
@@ -966,9 +972,10 @@ SECTIONS = [
     ("5", "Offline grade latency", "grading"),
     ("6", "`coach eval` throughput", "evaluation"),
     ("7", "Prompt size of one LLM grade", "prompt"),
+    ("8", "Speaking an answer: transcription and the wait for the grade", "voice"),
 ]
 # Run order: ingest first (the sections after it reuse the store); the longest one last.
-RUN_ORDER = ["1", "3", "2", "4", "5", "7", "6"]
+RUN_ORDER = ["1", "3", "2", "4", "5", "7", "8", "6"]
 
 
 def machine_facts(load_start, load_end, total: float) -> str:
