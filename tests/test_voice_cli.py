@@ -196,3 +196,48 @@ def delivery_of(wpm: float, fillers_per_min: float) -> dict:
         "pauses": [[30.0, 2.5]], "longest_unstructured_s": 40.0, "unstructured_from_s": 10.0,
         "over_budget": False, "time_used_s": 120.0, "speaking_s": 118.0, "signposts": 3,
     }  # fmt: skip
+
+
+class InterruptedMicrophone(FakeMicrophone):
+    """A microphone whose candidate presses Ctrl-C after `after` blocks."""
+
+    def __init__(self, signal_: np.ndarray, after: int):
+        super().__init__(signal_)
+        self.after, self.reads = after, 0
+
+    def read(self, frames: int):
+        self.reads += 1
+        if self.reads == self.after:
+            import signal
+
+            signal.raise_signal(signal.SIGINT)
+        return super().read(frames)
+
+
+def test_ctrl_c_while_recording_keeps_what_was_said_and_names_the_command(ingested, recording, monkeypatch):
+    spoken = voice_audio.load_audio(recording.path).samples
+    monkeypatch.setattr(record, "_sounddevice_stream", lambda: InterruptedMicrophone(spoken, after=100))  # 10 s
+
+    result = runner.invoke(app, ["practice", "--id", QID, "--voice"], input="\n")
+
+    assert result.exit_code == 130
+    [kept] = list((ingested / "recordings").glob("unsent-*.wav"))
+    assert (kept.stat().st_mode & 0o777) == 0o600
+    assert voice_audio.load_audio(kept).duration_s == pytest.approx(10.0, abs=0.15)
+    assert f"coach grade QUESTION_ID --audio {kept}" in " ".join(result.stderr.split())
+    assert attempts(ingested) == []  # kept as a file to grade, not as an ungraded attempt
+
+
+def test_mock_voice_saves_the_spoken_answer_with_its_delivery_in_the_round(ingested, recording, monkeypatch):
+    spoken = voice_audio.load_audio(recording.path).samples
+    monkeypatch.setattr(record, "_sounddevice_stream", lambda: FakeMicrophone(spoken))
+
+    # Enter starts the only question's recording; the end of input at its first follow-up ends the
+    # round (a ':quit' during the last question's follow-ups finishes it).
+    result = runner.invoke(app, ["mock", "--round", "2", "--questions", "1", "--voice"], input="\n")
+
+    assert result.exit_code == 0, result.output
+    assert "How you said it" in result.output
+    assert "See it again with `coach mock show 1`" in result.output
+    [saved] = attempts(ingested)
+    assert saved.delivery is not None and saved.status == "graded"
