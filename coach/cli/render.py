@@ -306,7 +306,7 @@ def recording_meter(budget_s: float, limit_s: float):
         text.append(f"  stops at {clock(limit_s)} · Enter to finish", style="dim")
         return text
 
-    with Live(line(0.0, 0.0), console=console, refresh_per_second=10, transient=False) as live:
+    with Live(line(0.0, 0.0), console=console, refresh_per_second=10, transient=True) as live:
         yield lambda elapsed, level: live.update(line(elapsed, level))
 
 

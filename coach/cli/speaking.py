@@ -129,6 +129,7 @@ class Speaker:
         finally:
             signal.signal(signal.SIGINT, previous)
         rate = voice_audio.RATE
+        render.info(f"[dim]Recorded {clock(samples.size / rate)}.[/]")
         if interrupted.is_set():
             path = self._keep_unsent(samples, rate)
             if path:
