@@ -29,6 +29,7 @@ import pytest
 import respx
 import voice_helpers as vh
 from fakes import RESPX_USING, use_fake_clock
+from voice_helpers import FakeStream
 
 from coach.config import Settings
 from coach.errors import CoachError
@@ -367,31 +368,6 @@ def test_noise_without_words_is_no_speech(monkeypatch):
 
 
 # --- recordings -------------------------------------------------------------------------------------
-
-
-class FakeStream:
-    """sounddevice.InputStream's blocking interface over a prepared signal."""
-
-    def __init__(self, signal: np.ndarray):
-        self.signal = signal.astype(np.float32)
-        self.at = 0
-        self.started = self.closed = False
-        self.reads: list[int] = []
-
-    def start(self):
-        self.started = True
-
-    def read(self, frames):
-        self.reads.append(frames)
-        chunk = self.signal[self.at : self.at + frames]
-        self.at += chunk.size
-        return chunk.reshape(-1, 1), False
-
-    def stop(self):
-        pass
-
-    def close(self):
-        self.closed = True
 
 
 def test_recording_stops_when_asked_and_reports_levels():

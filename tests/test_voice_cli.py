@@ -5,12 +5,13 @@ show afterwards, and the cases that must save nothing."""
 from __future__ import annotations
 
 import json
+import signal
 
 import numpy as np
 import pytest
 from history_builders import add_attempt
 from typer.testing import CliRunner
-from voice_helpers import require_espeak, synthesise
+from voice_helpers import FakeStream, require_espeak, synthesise
 
 from coach.cli.app import app
 from coach.storage import Storage
@@ -80,34 +81,9 @@ def test_review_lets_the_candidate_correct_the_transcript_before_grading(ingeste
     assert saved.delivery is not None  # delivery is measured on what was said, not on the edit
 
 
-class FakeMicrophone:
-    """sounddevice.InputStream's blocking interface over a prepared recording (16 kHz)."""
-
-    def __init__(self, signal: np.ndarray):
-        self.signal, self.at = signal.astype(np.float32), 0
-
-    def __call__(self, samplerate: int, blocksize: int):
-        assert samplerate == voice_audio.RATE
-        return self
-
-    def start(self):
-        pass
-
-    def read(self, frames: int):
-        chunk = self.signal[self.at : self.at + frames]
-        self.at += chunk.size
-        return chunk.reshape(-1, 1), False
-
-    def stop(self):
-        pass
-
-    def close(self):
-        pass
-
-
 def test_practice_voice_records_transcribes_grades_and_keeps_the_audio_when_asked(ingested, recording, monkeypatch):
     spoken = voice_audio.load_audio(recording.path).samples  # 16 kHz, as the microphone gives it
-    monkeypatch.setattr(record, "_sounddevice_stream", lambda: FakeMicrophone(spoken))
+    monkeypatch.setattr(record, "_sounddevice_stream", lambda: FakeStream(spoken))
 
     # Enter starts the recording; the fake microphone runs out (end of input does not stop it early);
     # then the menu reads the end of input and quits.
@@ -126,7 +102,7 @@ def test_practice_voice_records_transcribes_grades_and_keeps_the_audio_when_aske
 
 def test_practice_voice_keeps_no_audio_by_default(ingested, recording, monkeypatch):
     spoken = voice_audio.load_audio(recording.path).samples
-    monkeypatch.setattr(record, "_sounddevice_stream", lambda: FakeMicrophone(spoken))
+    monkeypatch.setattr(record, "_sounddevice_stream", lambda: FakeStream(spoken))
 
     result = runner.invoke(app, ["practice", "--id", QID, "--voice"], input="\n")
 
@@ -136,7 +112,7 @@ def test_practice_voice_keeps_no_audio_by_default(ingested, recording, monkeypat
 
 
 def test_a_silent_recording_in_practice_saves_nothing_and_offers_the_menu(ingested, monkeypatch):
-    monkeypatch.setattr(record, "_sounddevice_stream", lambda: FakeMicrophone(np.zeros(5 * voice_audio.RATE)))
+    monkeypatch.setattr(record, "_sounddevice_stream", lambda: FakeStream(np.zeros(5 * voice_audio.RATE)))
 
     result = runner.invoke(app, ["practice", "--id", QID, "--voice"], input="\n")
 
@@ -198,18 +174,15 @@ def delivery_of(wpm: float, fillers_per_min: float) -> dict:
     }  # fmt: skip
 
 
-class InterruptedMicrophone(FakeMicrophone):
+class InterruptedMicrophone(FakeStream):
     """A microphone whose candidate presses Ctrl-C after `after` blocks."""
 
     def __init__(self, signal_: np.ndarray, after: int):
         super().__init__(signal_)
-        self.after, self.reads = after, 0
+        self.after = after
 
     def read(self, frames: int):
-        self.reads += 1
-        if self.reads == self.after:
-            import signal
-
+        if len(self.reads) + 1 == self.after:
             signal.raise_signal(signal.SIGINT)
         return super().read(frames)
 
@@ -230,7 +203,7 @@ def test_ctrl_c_while_recording_keeps_what_was_said_and_names_the_command(ingest
 
 def test_mock_voice_saves_the_spoken_answer_with_its_delivery_in_the_round(ingested, recording, monkeypatch):
     spoken = voice_audio.load_audio(recording.path).samples
-    monkeypatch.setattr(record, "_sounddevice_stream", lambda: FakeMicrophone(spoken))
+    monkeypatch.setattr(record, "_sounddevice_stream", lambda: FakeStream(spoken))
 
     # Enter starts the only question's recording; the end of input at its first follow-up ends the
     # round (a ':quit' during the last question's follow-ups finishes it).

@@ -187,3 +187,33 @@ def encode(source: Path, target: Path, codec: str) -> Path:
         for packet in stream.encode(None):
             out.mux(packet)
     return target
+
+
+class FakeStream:
+    """sounddevice.InputStream's blocking interface over a prepared signal."""
+
+    def __init__(self, signal: np.ndarray):
+        self.signal = signal.astype(np.float32)
+        self.at = 0
+        self.started = self.closed = False
+        self.reads: list[int] = []
+
+    def __call__(self, samplerate: int, blocksize: int):
+        """Its own stream factory, so it can stand in for sounddevice (the coach records at 16 kHz)."""
+        assert samplerate == 16000
+        return self
+
+    def start(self):
+        self.started = True
+
+    def read(self, frames):
+        self.reads.append(frames)
+        chunk = self.signal[self.at : self.at + frames]
+        self.at += chunk.size
+        return chunk.reshape(-1, 1), False
+
+    def stop(self):
+        pass
+
+    def close(self):
+        self.closed = True

@@ -260,18 +260,26 @@ def list_models(settings: Settings) -> list[str]:
 EMBEDDING_BATCH = 256
 
 
-def embed_texts(settings: Settings, texts: Sequence[str]) -> list[list[float]]:
-    """OpenAI (or compatible) embeddings of `texts` with COACH_EMBEDDING_MODEL, in batches.
-    Raises LLMError when the endpoint fails."""
+def _openai_client(settings: Settings):
+    """The openai SDK client for embeddings and transcription (chat goes through langchain-openai):
+    the same key, base URL, timeout, retries and proxy as every other call."""
     import openai
 
-    client = openai.OpenAI(
+    return openai.OpenAI(
         api_key=_key(settings),
         base_url=settings.openai_base_url,
         timeout=settings.coach_llm_timeout,
         max_retries=MAX_TRIES - 1,
         http_client=http_client(settings.coach_llm_timeout, os.environ.get("OPENAI_PROXY") or None),
     )
+
+
+def embed_texts(settings: Settings, texts: Sequence[str]) -> list[list[float]]:
+    """OpenAI (or compatible) embeddings of `texts` with COACH_EMBEDDING_MODEL, in batches.
+    Raises LLMError when the endpoint fails."""
+    import openai
+
+    client = _openai_client(settings)
     vectors: list[list[float]] = []
     try:
         for start in range(0, len(texts), EMBEDDING_BATCH):
@@ -299,13 +307,7 @@ def transcribe_audio(
 
     require_llm(settings)
     model = settings.coach_transcription_model
-    client = openai.OpenAI(
-        api_key=_key(settings),
-        base_url=settings.openai_base_url,
-        timeout=settings.coach_llm_timeout,
-        max_retries=MAX_TRIES - 1,
-        http_client=http_client(settings.coach_llm_timeout, os.environ.get("OPENAI_PROXY") or None),
-    )
+    client = _openai_client(settings)
     try:
         reply = client.audio.transcriptions.create(
             file=(filename, audio, "audio/wav"),
