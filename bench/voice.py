@@ -132,8 +132,8 @@ def voice_bench(quick: bool = False) -> str:
                 ["figure", "value", "target"],
                 [
                     ["real-time factor", f"{rtf:.3f} ({elapsed:.1f} s)", f"<= {TARGET_RTF}" + (" met" if rtf <= TARGET_RTF else " MISSED")],
-                    ["end of speech -> transcript + measures (model loaded)", f"{warm_wait:.1f} s", "-"],
-                    ["end of speech -> transcript + measures (cold: model loaded then)", f"{cold_wait:.1f} s", "-"],
+                    ["one pass after the end (no live transcription), model loaded", f"{warm_wait:.1f} s", "-"],
+                    ["one pass after the end, model loaded then", f"{cold_wait:.1f} s", "-"],
                     ["filler recall (scripted fillers counted)", f"{hits}/{total}", "-"],
                     ["extra fillers counted", extra, "-"],
                     ["content words recovered", f"{content_recall(speech.script, transcript):.0%}", "-"],
