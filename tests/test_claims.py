@@ -182,3 +182,36 @@ def test_runtime_tokenizer_truncates_pairs_at_max_length():
 def test_missing_model_is_a_coach_error(tmp_path):
     with pytest.raises(CoachError, match="claims model missing"):
         ClaimJudge(tmp_path / "nope.onnx").judge([("a", "b")])
+
+
+# --- known wrong claims: the notes' "Wrong:" lines are matched directly -----------------------------
+
+WRONG_POPULARITY = (
+    "Popularity bias means that popular items are under-exposed by the recommender. "
+    "To fix it, I would use inverse propensity scoring, where IPS multiplies each example's loss by the "
+    "item's popularity, so popular items get more weight. "
+    "The bias vanishes with more data, because the model learns the true preferences."
+)
+RIGHT_POPULARITY = (
+    "Popularity bias is when the recommender over-exposes already popular items, a feedback loop. "
+    "To correct it, I would train with inverse propensity scoring, dividing each example's loss by its "
+    "exposure propensity so rarely shown items are up-weighted, with clipping for variance. "
+    "I would measure it with catalogue coverage and recall split into head, mid and tail buckets."
+)
+
+
+def test_a_clause_stating_a_known_wrong_claim_contradicts_its_point_and_is_corrected():
+    from coach.app import Coach
+
+    coach = Coach()
+    rubric = coach.rubric("r2-popularity-bias")
+    wrong = coach.offline_grader.grade(rubric, WRONG_POPULARITY)
+    right = coach.offline_grader.grade(rubric, RIGHT_POPULARITY)
+
+    ips = [c for c in wrong.criteria if "inverse propensity" in c.text]
+    assert [c.status for c in ips] == ["contradicted"]
+    said = [g for g in wrong.gaps if g.startswith("You said") and "IPS divides by the propensity" in g]
+    assert len(said) == 1 and "multiplies each example's loss by the item's popularity" in said[0]
+    assert not any("inverse propensity" in s for s in wrong.strengths)
+    assert [c.status for c in right.criteria if "inverse propensity" in c.text] != ["contradicted"]
+    assert right.score - wrong.score >= 2.0

@@ -128,7 +128,7 @@ def _prepare_store(coach) -> None:
     from coach.cli import render
 
     if not coach.store_ready():
-        render.info("Preparing the question and notes store (first run in this COACH_HOME)...")
+        render.progress_note("Preparing the question and notes store (first run in this COACH_HOME)...")
         with render.progress_bar("embedding") as progress:
             coach.ensure_ingested(progress)
 

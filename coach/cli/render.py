@@ -34,6 +34,11 @@ def notice(message: str) -> None:
     err_console.print(f"[yellow]note:[/] {escape(message)}", soft_wrap=True)
 
 
+def progress_note(message: str) -> None:
+    """What the coach is busy with, on stderr, so `--json` output on stdout stays parseable."""
+    err_console.print(f"[dim]{message}[/]", soft_wrap=True)
+
+
 def info(message: str) -> None:
     console.print(message, soft_wrap=True)
 

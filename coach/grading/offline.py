@@ -17,6 +17,11 @@ from coach.models import CriterionResult, Grade, Rubric
 PASTED_RUBRIC_CAP = 2.0  # reciting the rubric shows nothing of the candidate's own understanding
 JUDGE_TOP_K = 3  # clauses per point read by the claims model
 JUDGE_MIN_SIM = 0.25
+# A clause this close in meaning to one of a point's known wrong claims (the notes' "Wrong:" lines),
+# and closer to it than to the point or any of its correct phrasings, states that wrong claim: the
+# point is contradicted whatever the claims model reads (the model misses some of the very claims the
+# notes list). 0.8 moved no ranking figure on the fit rows of the independent set.
+KNOWN_WRONG_SIM = 0.8
 PARAMS_FILE = Path(__file__).with_name("offline_params.json")
 
 NOTICE = (
@@ -269,6 +274,7 @@ def _measure(prep: _Prepared, vectors: np.ndarray, index: dict[str, int]) -> Mea
     dims = [c for c in prep.rubric.criteria if c.dimension]
     evidence = [""] * len(content)
     candidates: list[list[str]] = [[] for _ in content]
+    known_wrong: dict[int, tuple[float, str]] = {}  # criterion -> (closeness, the clause saying it)
     units = prep.sentences + prep.clauses
     if prep.sentences and content:
         sentence_vecs = vectors[[index[s] for s in prep.sentences]]
@@ -291,6 +297,11 @@ def _measure(prep: _Prepared, vectors: np.ndarray, index: dict[str, int]) -> Mea
             per_unit = right_sims[:, : len(units)].max(axis=0)
             top = [j for j in np.argsort(-per_unit)[:JUDGE_TOP_K] if per_unit[j] >= JUDGE_MIN_SIM]
             candidates[i] = [units[j] for j in top]
+            if c.wrong:
+                wrong_sims = (vectors[[index[w.claim] for w in c.wrong]] @ unit_vecs.T).max(axis=0)
+                j = int(wrong_sims.argmax())
+                if wrong_sims[j] >= KNOWN_WRONG_SIM and wrong_sims[j] > per_unit[j]:
+                    known_wrong[i] = (float(wrong_sims[j]), units[j])
         crit = vectors[[index[c.text] for c in content]]
         answer_vec, rubric_vec = sentence_vecs.mean(axis=0), crit.mean(axis=0)
         holistic = float(answer_vec @ rubric_vec / (np.linalg.norm(answer_vec) * np.linalg.norm(rubric_vec) + 1e-12))
@@ -312,9 +323,13 @@ def _measure(prep: _Prepared, vectors: np.ndarray, index: dict[str, int]) -> Mea
         candidates=candidates,
         entail=np.zeros(len(content)),
         entail_unit=[""] * len(content),
-        contra_prob=np.zeros(len(content)),
-        contra_unit=[""] * len(content),
-        contradiction=[None] * len(content),
+        # A known wrong claim starts as the point's contradiction; the claims model may find a stronger one.
+        contra_prob=np.array([known_wrong.get(i, (0.0, ""))[0] for i in range(len(content))]),
+        contra_unit=[known_wrong.get(i, (0.0, ""))[1] for i in range(len(content))],
+        contradiction=[
+            _correction(c, known_wrong[i][1], vectors, index) if i in known_wrong else None
+            for i, c in enumerate(content)
+        ],
     )
 
 
