@@ -35,8 +35,10 @@ def notice(message: str) -> None:
 
 
 def progress_note(message: str) -> None:
-    """What the coach is busy with, on stderr, so `--json` output on stdout stays parseable."""
-    err_console.print(f"[dim]{message}[/]", soft_wrap=True)
+    """What the coach is busy with, on stderr (so `--json` on stdout stays parseable) and only on a
+    terminal, like the progress bar (a script reading stderr gets errors only)."""
+    if err_console.is_terminal:
+        err_console.print(f"[dim]{message}[/]", soft_wrap=True)
 
 
 def info(message: str) -> None:
@@ -561,8 +563,8 @@ def retry_progress(cmp) -> None:
         f"[bold]Since attempt {cmp.a.id}:[/] {cmp.a.grade.score:.1f} \u2192 {cmp.b.grade.score:.1f} "
         f"[{colour}]({change:+.1f})[/]"
     )
-    _bullets("Now covered", [p.text for p in cmp.gained], "green")
-    _bullets("Lost since last time", [p.text for p in cmp.lost], "red")
+    _bullets("Better than last time", [f"{p.text} ({p.before} \u2192 {p.after})" for p in cmp.gained], "green")
+    _bullets("Worse than last time", [f"{p.text} ({p.before} \u2192 {p.after})" for p in cmp.lost], "red")
     if not cmp.points:
         console.print("[dim]No rubric point changed status.[/]")
 
