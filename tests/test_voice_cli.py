@@ -214,3 +214,20 @@ def test_mock_voice_saves_the_spoken_answer_with_its_delivery_in_the_round(inges
     assert "See it again with `coach mock show 1`" in result.output
     [saved] = attempts(ingested)
     assert saved.delivery is not None and saved.status == "graded"
+
+
+def test_without_portaudio_voice_fails_before_the_first_question(ingested, monkeypatch):
+    def no_portaudio():  # what record._sounddevice raises when importing sounddevice finds no library
+        raise record.NoMicrophone(
+            "cannot record: the PortAudio library is missing (on Debian or Ubuntu: sudo apt-get install "
+            "libportaudio2); or record elsewhere and use `coach grade ID --audio FILE`"
+        )
+
+    monkeypatch.setattr(record, "_sounddevice", no_portaudio)
+
+    result = runner.invoke(app, ["practice", "--id", QID, "--voice"], input="\n")
+
+    assert result.exit_code == 1
+    assert result.stdout == ""  # no question was shown, nothing waited for Enter
+    assert result.stderr.startswith("error: cannot record: the PortAudio library is missing")
+    assert not (ingested / "history.sqlite").exists()

@@ -303,11 +303,17 @@ KeepAudioOpt = Annotated[
 ]
 
 
-def _speaker(coach, review: bool = False, keep_audio: bool = False):
-    """The terminal recorder for --voice, after checking the voice extra is installed."""
+def _check_voice_ready() -> None:
+    """Before anything starts (a new home's store included): the voice extra and PortAudio are there."""
     from coach.cli.speaking import Speaker
 
     Speaker.check_ready()
+
+
+def _speaker(coach, review: bool = False, keep_audio: bool = False):
+    """The terminal recorder for --voice."""
+    from coach.cli.speaking import Speaker
+
     return Speaker(coach, review=review, keep_audio=keep_audio)
 
 
@@ -338,7 +344,7 @@ def grade(
     if audio is not None:
         from coach.cli.speaking import Speaker
 
-        Speaker.check_ready()
+        Speaker.check_ready(recording=False)
         answer = Speaker(coach, review=review).transcribe_file(question_id, audio)
     else:
         answer = read_answer_file(answer_file)
@@ -381,6 +387,8 @@ def practice(
     from coach.cli.interactive import run_practice
 
     _check_voice_options(voice, editor, review, keep_audio)
+    if voice:
+        _check_voice_ready()
     coach = _coach(fallback, prepare=True)
     speaker = _speaker(coach, review, keep_audio) if voice else None
     run_practice(coach, _value(round_), _value(kind), topic, question_id, _value(grader), editor, speaker)
@@ -492,6 +500,8 @@ def mock(
     if not resume and round_ is None:
         raise CoachError("give --round (2, 3, 4 or additional), or --resume")
     _check_voice_options(voice, editor, review, keep_audio)
+    if voice:
+        _check_voice_ready()
     coach = _coach(prepare=True)
     speaker = _speaker(coach, review, keep_audio) if voice else None
     run_mock(coach, _value(round_), minutes, questions, resume, _value(grader), export, editor, speaker)

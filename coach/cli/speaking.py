@@ -41,11 +41,14 @@ class Speaker:
         self.stream_factory = stream_factory  # tests pass a fake microphone
 
     @staticmethod
-    def check_ready() -> None:
-        """Fail before anything starts when the voice extra is missing (one line with the fix)."""
+    def check_ready(recording: bool = True) -> None:
+        """Fail before anything starts when the voice extra is missing, or (to record) PortAudio is:
+        one line with the fix."""
         missing = voice_audio.voice_missing()
         if missing:
             raise CoachError(missing)
+        if recording:
+            voice_record.check_available()
 
     def start_prompt(self, budget_s: float, limit_s: float) -> str:
         """Wait for Enter; returns what was typed (':skip' or ':quit' pass through)."""

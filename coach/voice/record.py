@@ -84,6 +84,12 @@ def record(
     return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
 
 
+def check_available() -> None:
+    """Fail early, before a question is shown, when recording cannot work at all (the PortAudio
+    library or sounddevice missing). Opens no device: a missing microphone shows when recording."""
+    _sounddevice_stream()
+
+
 def level(block: np.ndarray) -> float:
     """A meter reading in 0..1: the block's RMS in dBFS, METER_FLOOR_DBFS..0 mapped linearly."""
     rms = float(np.sqrt(np.mean(np.square(block, dtype=np.float64)))) if block.size else 0.0
