@@ -16,7 +16,6 @@ from coach.coaching.compare import compare_attempts
 from coach.coaching.probes import next_probes
 from coach.errors import ExitCode
 from coach.export.scorecard import clock, report_format, write_report
-from coach.voice.audio import AudioError
 
 SENTINEL = "."
 HOW_TO_ANSWER = (
@@ -164,17 +163,21 @@ def _typed_answer(coach, question, editor: bool) -> str | None:
 
 def _spoken_answer(coach, speaker, question):
     """(text, speech) of a spoken answer; (':skip' or ':quit', None) as typed; (None, None) when the
-    recording was too short or silent (the error is shown, nothing is saved, the menu offers a retry)."""
-    budget = coach.spoken_budget(question)
-    typed = speaker.start_prompt(budget, 2 * budget)
-    if typed in (":quit", ":q", ":skip"):
-        return typed, None
-    try:
-        speech = speaker.speak(budget)
-    except AudioError as exc:
-        render.error(f"{exc}; nothing was saved")
-        return None, None
-    return speech.answer.text, speech
+    recording was too short or silent (the menu then offers a retry)."""
+    spoken = speaker.ask(coach.spoken_budget(question))
+    if spoken is None or isinstance(spoken, str):
+        return spoken, None
+    return spoken.answer.text, spoken
+
+
+def _spoken_turn(ui, spoken):
+    """What a probe or round loop reads from `Speaker.ask`: ':skip' / ':quit' as typed, the Answer
+    (its Speech kept on `ui.speech` to keep the audio and show delivery), or '' after a failed
+    recording, which asks again."""
+    if spoken is None or isinstance(spoken, str):
+        return spoken or ""
+    ui.speech = spoken
+    return spoken.answer
 
 
 # --- follow-up probes ------------------------------------------------------------------------
@@ -196,15 +199,7 @@ class TerminalProbeUI:
         self.speech = None
         if self.speaker is None:
             return read_with_editor() if self.editor else read_answer(eof_none=True)
-        typed = self.speaker.start_prompt(PROBE_BUDGET_S, 2 * PROBE_BUDGET_S)
-        if typed in (":quit", ":q", ":skip"):
-            return typed
-        try:
-            self.speech = self.speaker.speak(PROBE_BUDGET_S)
-        except AudioError as exc:
-            render.error(f"{exc}; nothing was saved")
-            return ""  # asks the follow-up again
-        return self.speech.answer
+        return _spoken_turn(self, self.speaker.ask(PROBE_BUDGET_S))
 
     def show_result(self, probe, outcome) -> None:
         if self.speech is not None:
@@ -269,15 +264,7 @@ class TerminalRoundUI:
         full = PROBE_BUDGET_S if turn.kind == "probe" else self.coach.spoken_budget(turn.question)
         limit = max(turn.seconds_left, MIN_MOCK_RECORDING_S)
         budget = min(full, limit)
-        typed = self.speaker.start_prompt(budget, limit)
-        if typed in (":quit", ":q", ":skip"):
-            return typed
-        try:
-            self.speech = self.speaker.speak(budget, limit)
-        except AudioError as exc:
-            render.error(f"{exc}; nothing was saved")
-            return ""  # asks again
-        return self.speech.answer
+        return _spoken_turn(self, self.speaker.ask(budget, limit))
 
     def show_result(self, turn, outcome, seconds_used: float, seconds_left: float) -> None:
         if self.speech is not None:

@@ -61,6 +61,19 @@ class Speaker:
             return ":quit"
         return line.strip()
 
+    def ask(self, budget_s: float, limit_s: float | None = None) -> str | Speech | None:
+        """One spoken turn: wait for Enter, record and transcribe. Returns ':skip' / ':quit' as typed,
+        the Speech, or None when the recording was too short or silent (said on screen; nothing saved)."""
+        limit_s = min(limit_s or 2 * budget_s, MAX_RECORDING_S)
+        typed = self.start_prompt(budget_s, limit_s)
+        if typed in (":quit", ":q", ":skip"):
+            return typed
+        try:
+            return self.speak(budget_s, limit_s)
+        except voice_audio.AudioError as exc:
+            render.error(f"{exc}; nothing was saved")
+            return None
+
     def speak(self, budget_s: float, limit_s: float | None = None) -> Speech:
         """Record until Enter (or the limit), then transcribe; returns the answer to save and grade."""
         limit_s = min(limit_s or 2 * budget_s, MAX_RECORDING_S)

@@ -649,10 +649,11 @@ def run_probes(coach, probe_set: ProbeSet, ui: ProbeUI, grader: str | None, firs
         probe = mark_asked(coach, probe)
         while True:
             given = ui.ask(probe, number, total)
-            if given is None or Answer.of(given).text.strip() in (":quit", ":q"):
+            typed = None if given is None else Answer.of(given).text.strip()
+            if typed is None or typed in (":quit", ":q"):
                 run.stopped = True
                 return run
-            if Answer.of(given).text.strip() == ":skip":
+            if typed == ":skip":
                 skip_probe(coach, probe)
                 break
             try:
