@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "coach"
 # Lower ranks know nothing of higher ones: cli -> app -> export -> coaching -> grading -> search ->
 # (corpus, llm, storage) -> (models, config, errors).
 RANK = {  # textfile: reading a user's file with one-line errors (imports only errors)
-    "errors": 0,
+    "errors": 0, "clock": 0,
     "textfile": 1,
     "models": 1, "config": 1,
     "corpus": 2, "llm": 2, "storage": 2,

@@ -11,11 +11,12 @@ from rich.markup import escape
 from coach.app import PROBE_BUDGET_S
 from coach.cli import render
 from coach.cli.editor import read_with_editor
+from coach.clock import clock
 from coach.coaching import mock, probes
 from coach.coaching.compare import compare_attempts
 from coach.coaching.probes import next_probes
 from coach.errors import ExitCode
-from coach.export.scorecard import clock, report_format, write_report
+from coach.export.scorecard import report_format, write_report
 
 SENTINEL = "."
 HOW_TO_ANSWER = (

@@ -12,9 +12,10 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from coach.clock import clock
 from coach.coaching.mock import mean_text
 from coach.coaching.progress import SPEAKING_WINDOW
-from coach.export.scorecard import area_text, clock, score_text
+from coach.export.scorecard import area_text, score_text
 from coach.voice.delivery import Delivery
 
 console = Console(highlight=False, soft_wrap=False)

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from coach.cli import render
 from coach.cli.editor import read_with_editor
+from coach.clock import clock
 from coach.errors import CoachError
-from coach.export.scorecard import clock
 from coach.models import Answer
 from coach.voice import audio as voice_audio
 from coach.voice import record as voice_record

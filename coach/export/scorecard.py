@@ -5,16 +5,11 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
+from coach.clock import clock
 from coach.coaching.mock import mean_text
 from coach.errors import CoachError
 
 FORMATS = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
-
-
-def clock(seconds: float) -> str:
-    """m:ss (negative for overtime is shown by the caller)."""
-    seconds = round(abs(seconds))
-    return f"{seconds // 60}:{seconds % 60:02d}"
 
 
 def score_text(value: float | None) -> str:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from coach.clock import clock
 from coach.errors import CoachError
 
 SUPPORTED = (".wav", ".mp3", ".m4a", ".webm", ".ogg", ".flac")
@@ -127,7 +128,8 @@ def from_samples(samples: np.ndarray, samplerate: int, source: str = "microphone
 def _checked(samples: np.ndarray, source: str) -> Audio:
     duration = samples.size / RATE
     if duration > MAX_SECONDS:
-        raise AudioError(f"{source}: {_clock(duration)} long; the limit is {_clock(MAX_SECONDS)}")
+        most = clock(MAX_SECONDS, hours=True)
+        raise AudioError(f"{source}: {clock(duration, hours=True)} long; the limit is {most}")
     if duration < MIN_SECONDS:
         raise AudioError(
             f"{source}: only {duration:.1f} s of audio; an answer needs at least {MIN_SECONDS:g} s"
@@ -197,7 +199,8 @@ def _decode(path: Path) -> np.ndarray:
         stream = container.streams.audio[0]
         declared = _declared_seconds(container, stream)
         if declared is not None and declared > MAX_SECONDS + 1:
-            raise AudioError(f"{path}: {_clock(declared)} long; the limit is {_clock(MAX_SECONDS)}")
+            most = clock(MAX_SECONDS, hours=True)
+            raise AudioError(f"{path}: {clock(declared, hours=True)} long; the limit is {most}")
         resampler = _resampler()
         chunks: list[np.ndarray] = []
         total = 0
@@ -208,7 +211,7 @@ def _decode(path: Path) -> np.ndarray:
                 chunks.append(chunk)
                 total += chunk.size
             if total > limit:
-                raise AudioError(f"{path}: longer than the limit of {_clock(MAX_SECONDS)}")
+                raise AudioError(f"{path}: longer than the limit of {clock(MAX_SECONDS, hours=True)}")
         for out in resampler.resample(None):
             chunks.append(_to_float(out))
     return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
@@ -270,11 +273,3 @@ def _reason(exc: Exception) -> str:
 
 def _supported_text() -> str:
     return ", ".join(SUPPORTED[:-1]) + " or " + SUPPORTED[-1]
-
-
-def _clock(seconds: float) -> str:
-    """m:ss (or h:mm:ss) for messages."""
-    whole = round(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

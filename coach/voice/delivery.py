@@ -37,6 +37,7 @@ import itertools
 import re
 from dataclasses import asdict, dataclass, field
 
+from coach.clock import clock
 from coach.voice.transcribe import Transcript
 
 PAUSE_S = 2.0
@@ -327,12 +328,6 @@ def _signposts(tokens: list[_Token]) -> list[float]:
 
 
 # --- text ------------------------------------------------------------------------------------------
-
-
-def clock(seconds: float) -> str:
-    """m:ss for the notes (0:07, 2:40)."""
-    whole = round(max(seconds, 0.0))
-    return f"{whole // 60}:{whole % 60:02d}"
 
 
 def _s(n: int) -> str:
