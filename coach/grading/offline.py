@@ -323,8 +323,9 @@ def _measure(prep: _Prepared, vectors: np.ndarray, index: dict[str, int]) -> Mea
         candidates=candidates,
         entail=np.zeros(len(content)),
         entail_unit=[""] * len(content),
-        # A known wrong claim starts as the point's contradiction; the claims model may find a stronger one.
-        contra_prob=np.array([known_wrong.get(i, (0.0, ""))[0] for i in range(len(content))]),
+        # A clause stating a known wrong claim contradicts the point whatever the claims model reads
+        # (certainty 1.0: an entailment the model finds elsewhere does not outweigh it).
+        contra_prob=np.array([1.0 if i in known_wrong else 0.0 for i in range(len(content))]),
         contra_unit=[known_wrong.get(i, (0.0, ""))[1] for i in range(len(content))],
         contradiction=[
             _correction(c, known_wrong[i][1], vectors, index) if i in known_wrong else None
