@@ -47,7 +47,7 @@ class WrongClaim(BaseModel):
     """A plausible wrong claim about a key point, and what is true instead."""
 
     claim: str
-    correction: str
+    correction: str  # '' for an example without its own correction: the key point says what is true
 
 
 class KeyPoint(BaseModel):

@@ -214,4 +214,28 @@ def test_a_clause_stating_a_known_wrong_claim_contradicts_its_point_and_is_corre
     assert len(said) == 1 and "multiplies each example's loss by the item's popularity" in said[0]
     assert not any("inverse propensity" in s for s in wrong.strengths)
     assert [c.status for c in right.criteria if "inverse propensity" in c.text] != ["contradicted"]
+    # A true definition shares the wrong claims' opening words ("Popularity bias is/means ..."): it is
+    # not read as one of them.
+    assert not any(g.startswith("You said") for g in right.gaps)
     assert right.score - wrong.score >= 2.0
+
+
+def test_a_clause_stating_an_example_wrong_claim_is_shown_with_the_claim_and_the_point():
+    """corpus/examples/ adds wrong claims without corrections of their own: the feedback names the claim
+    the clause reads as, and the point the notes make."""
+    from coach.app import Coach
+
+    coach = Coach()
+    rubric = coach.rubric("r2-popularity-bias")
+    point = next(c for c in rubric.criteria if c.text.startswith("Distinguishes genuine popularity"))
+    claim = "I'd drop all popularity counts from the ranker so every item competes on equal footing."
+    assert claim in [w.claim for w in point.wrong] and not next(w for w in point.wrong if w.claim == claim).correction
+    answer = RIGHT_POPULARITY + " To remove the bias, I would drop every popularity count from the ranker, so all items compete on equal footing."
+    grade = coach.offline_grader.grade(rubric, answer)
+    assert [c.status for c in grade.criteria if c.criterion_id == point.id] == ["contradicted"]
+    said = [g for g in grade.gaps if g.startswith("You said")]
+    assert said == [
+        "You said \u201cTo remove the bias, I would drop every popularity count from the ranker, so all items compete "
+        f"on equal footing.\u201d, which reads as a common mistake (\u201c{claim}\u201d); the notes say: {point.text}"
+    ]
+    assert grade.score < coach.offline_grader.grade(rubric, RIGHT_POPULARITY).score

@@ -131,3 +131,44 @@ def test_a_strong_senior_answer_to_the_integration_question_is_not_capped_below_
     assert grade.score == 8.5
     assert not any(f.startswith("inconsistent") for f in grade.flags)
     coach.close()
+
+
+# --- contrastive examples (corpus/examples/<note>.json) ------------------------------------------
+
+
+def test_shipped_notes_carry_their_examples_beside_their_own_lines():
+    from coach.corpus.bank import corpus_dir
+    from coach.corpus.notes import read_examples
+
+    path = corpus_dir() / "notes" / "popularity-bias.md"
+    own = parse_note(path.read_text(encoding="utf-8"), "popularity-bias.md")
+    loaded = NOTES["popularity-bias"]
+    for mine, point in zip(own.points, loaded.points):
+        assert point.says[: len(mine.says)] == mine.says  # the note's own lines first, unchanged
+        assert point.wrong[: len(mine.wrong)] == mine.wrong
+    # Every shipped point but two has examples: more correct phrasings and more wrong claims, the
+    # latter without a correction of their own (the point itself says what is true).
+    examples = {n: read_examples(corpus_dir() / "examples" / f"{n}.json") for n in NOTES}
+    with_examples = [p for n in NOTES.values() for p in n.points if p.text in examples[n.id]]
+    assert len(with_examples) >= sum(len(n.points) for n in NOTES.values()) - 2
+    extra = [w for w in loaded.points[0].wrong if not w.correction]
+    assert extra and all(w.claim for w in extra)
+    assert len(loaded.points[0].says) > len(own.points[0].says)
+
+
+def test_corpus_check_reports_examples_for_a_point_the_note_no_longer_has(tmp_path):
+    from coach.corpus.bank import corpus_dir
+    from coach.corpus.lint import check_corpus
+
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "examples").mkdir()
+    source = corpus_dir() / "notes" / "popularity-bias.md"
+    (tmp_path / "notes" / "popularity-bias.md").write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+    stale = {"note": "popularity-bias", "points": [{"point": "A point that was rewritten since.", "says": ["x"], "wrong": []}]}
+    (tmp_path / "examples" / "popularity-bias.json").write_text(__import__("json").dumps(stale), encoding="utf-8")
+    problems = check_corpus(QUESTIONS, tmp_path / "notes").problems
+    assert "examples/popularity-bias.json: no key point reads 'A point that was rewritten since.'" in problems
+
+    (tmp_path / "examples" / "popularity-bias.json").write_text("{not json", encoding="utf-8")
+    problems = check_corpus(QUESTIONS, tmp_path / "notes").problems
+    assert any(p.startswith(f"{tmp_path / 'examples' / 'popularity-bias.json'}: unreadable examples") for p in problems)

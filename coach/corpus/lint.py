@@ -8,7 +8,7 @@ from pathlib import Path
 
 from coach.corpus.bank import corpus_dir
 from coach.corpus.dimensions import DIMENSION_TEXT
-from coach.corpus.notes import parse_note
+from coach.corpus.notes import parse_note, read_examples
 from coach.errors import CoachError
 from coach.models import Question
 
@@ -95,6 +95,15 @@ def check_corpus(
         for i, probe in enumerate(note.probe_items, 1):
             if not 1 <= len(probe.expects) <= MAX_EXPECTS:
                 report.problems.append(f"{where}: probe {i} has {len(probe.expects)} expected points (1-{MAX_EXPECTS})")
+        examples = notes_dir.parent / "examples" / f"{note.id}.json"
+        if path.parent == notes_dir and examples.is_file():
+            try:
+                texts = {p.text.strip() for p in note.points}
+                for point in read_examples(examples):
+                    if point not in texts:
+                        report.problems.append(f"examples/{examples.name}: no key point reads {point[:60]!r}")
+            except CoachError as exc:
+                report.problems.append(str(exc))
         for qid, keys in note.dimensions.items():
             unknown = [k for k in keys if k not in DIMENSION_TEXT]
             if qid not in note.questions or unknown:

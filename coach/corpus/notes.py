@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -149,10 +150,50 @@ def load_user_notes(home: Path) -> list[Note]:
 
 
 def load_notes(directory: Path | None = None) -> list[Note]:
-    """All reference notes under corpus/notes/, sorted by id."""
+    """All reference notes under corpus/notes/, sorted by id, each with its contrastive examples
+    (corpus/examples/<id>.json) when the corpus has them."""
     directory = directory or corpus_dir() / "notes"
     notes = [
         parse_note(p.read_text(encoding="utf-8"), str(p.relative_to(directory.parent)))
         for p in sorted(directory.glob("*.md"))
     ]
+    for note in notes:
+        add_examples(note, directory.parent / "examples" / f"{note.id}.json")
     return sorted(notes, key=lambda n: n.id)
+
+
+def read_examples(path: Path) -> dict[str, dict[str, list[str]]]:
+    """A note's contrastive examples: key point text -> {"says": [...], "wrong": [...]}.
+
+    The file is {"note": id, "points": [{"point": <the key point's exact text>, "says": [correct
+    phrasings], "wrong": [wrong claims]}]}; see corpus/examples/README.md for who wrote them."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return {
+            str(p["point"]).strip(): {
+                "says": [str(t) for t in p.get("says", [])],
+                "wrong": [str(t) for t in p.get("wrong", [])],
+            }
+            for p in data["points"]
+        }
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise CoachError(f"{path}: unreadable examples ({type(exc).__name__}: {exc})") from None
+
+
+def add_examples(note: Note, path: Path) -> None:
+    """Append a note's contrastive examples to its key points: more ways a candidate says a point,
+    matched like the note's own Says lines, and more wrong claims (no correction of their own: the
+    point itself says what is true).
+    Examples for a point the note no longer has are ignored (`coach corpus check` reports them)."""
+    if not path.is_file():
+        return
+    examples = read_examples(path)
+    for point in note.points:
+        found = examples.get(point.text.strip())
+        if found:
+            point.says += [t for t in found["says"] if t not in point.says]
+            point.wrong += [
+                WrongClaim(claim=t, correction="")
+                for t in found["wrong"]
+                if t not in {w.claim for w in point.wrong}
+            ]
