@@ -116,16 +116,19 @@ class Coach:
         ]
 
     # --- rubric and grading --------------------------------------------------------------------
+    def ingested_store(self) -> Store:
+        """The vector store, filled first when it is empty."""
+        self.ensure_ingested()
+        return self.store
+
     def rubric_source(self, question_id: str) -> RubricSource:
         """Where the question's rubric comes from (notes, a close seed question, a reference answer, none)."""
-        question = self.question(question_id)
-        self.ensure_ingested()
-        return rubric_source(question, self.store, self.notes)
+        return rubric_source(self.question(question_id), self.ingested_store, self.notes)
 
     def rubric(self, question_id: str) -> Rubric:
-        question = self.question(question_id)
-        self.ensure_ingested()
-        return build_rubric(question, self.store, self.notes)
+        """The question's rubric; the store is opened only for a question no note serves, so grading a
+        shipped question does not pay for importing chromadb."""
+        return build_rubric(self.question(question_id), self.ingested_store, self.notes)
 
     def notes_excerpt(self, rubric: Rubric, limit: int = 2400) -> str:
         """Key parts of the rubric's notes for the LLM prompt, bounded in size."""

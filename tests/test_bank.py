@@ -228,3 +228,31 @@ def test_import_reports_each_rubric_source_and_refuses_ungradable_questions(inge
     assert [c.source for c in coach.rubric("acme-r2-difference-between-l1-l2-regularisation").criteria if not c.dimension] == [
         "reference", "reference"
     ]
+
+
+def test_only_a_question_no_note_serves_needs_the_store(ingested, tmp_path, monkeypatch):
+    """A shipped question is graded from its notes without opening the vector store (importing chromadb
+    costs as much as the grade); a borrowed rubric needs the store."""
+    import socket
+
+    from typer.testing import CliRunner
+
+    from coach.app import Coach
+    from coach.cli.app import app
+
+    path = _write(tmp_path, "acme.md", ACME_MD)
+    assert CliRunner().invoke(app, ["import", str(path)]).exit_code == 0
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("COACH_CHROMA_URL", f"http://127.0.0.1:{port}")
+    answer = _write(tmp_path, "a.md", "Popular items get shown more, so they get clicked more, and the loop feeds itself.")
+
+    shipped = CliRunner().invoke(app, ["grade", "r2-popularity-bias", "-f", str(answer)])
+    assert shipped.exit_code == 0, shipped.output
+    # The borrowed rubric is looked up before the answer is saved (a question nothing can grade is
+    # refused up front), so an unreachable store refuses it with one line; the answer file is untouched.
+    borrowed = CliRunner().invoke(app, ["grade", "acme-r2-popularity-bias-recommender-systems-correct", "-f", str(answer)])
+    assert borrowed.exit_code == 1
+    assert f"Chroma server at http://127.0.0.1:{port} does not answer" in borrowed.output
+    assert [(a.id, a.status) for a in Coach().history.list()] == [(1, "graded")]

@@ -349,10 +349,9 @@ def grade(
     else:
         answer = read_answer_file(answer_file)
     attempt_id = coach.save_answer(question_id, answer)
-    try:
-        _prepare_store(coach)
-    except CoachError:
-        pass  # grading fails the same way below and keeps the saved answer pending, with the reason
+    # No store here: a question served by notes is graded without it (chromadb's import alone is about
+    # as long as the grade), and one that needs it opens it inside grading, where a failure leaves the
+    # saved answer pending with the reason.
     outcome = coach.grade_attempt(attempt_id, _value(grader))
     if outcome.grade is None:
         render.error(f"attempt {outcome.attempt_id} saved but not graded: {outcome.error}")

@@ -129,15 +129,16 @@ class RubricSource:
         return "nothing: it cannot be graded until it has a reference answer or a note"
 
 
-def rubric_source(question: Question, store, notes: dict[str, Note]) -> RubricSource:
+def rubric_source(question: Question, open_store, notes: dict[str, Note]) -> RubricSource:
     """Notes that serve the question; else the notes of a seed question close enough in meaning to be
     the same question; else the question's reference answer; else none. Notes are never borrowed just
-    because they share a word ("bias-variance" is not "position bias")."""
+    because they share a word ("bias-variance" is not "position bias"). `open_store()` returns the
+    vector store; it is called only for a question no note serves (opening it imports chromadb)."""
     owners = [n for n in notes.values() if question.id in n.questions and n.points_for(question.id)]
     if owners:
         return RubricSource("notes", [n.id for n in owners])
     if question.bank != "seed":
-        for hit in store.query("questions", question.text, n=5, where={"bank": "seed"}):
+        for hit in open_store().query("questions", question.text, n=5, where={"bank": "seed"}):
             like = hit.metadata.get("question_id", "")
             served = [n for n in notes.values() if like in n.questions and n.points_for(like)]
             if hit.similarity >= BORROW_SIMILARITY and served:
@@ -148,9 +149,9 @@ def rubric_source(question: Question, store, notes: dict[str, Note]) -> RubricSo
     return RubricSource("none", [])
 
 
-def build_rubric(question: Question, store, notes: dict[str, Note]) -> Rubric:
+def build_rubric(question: Question, open_store, notes: dict[str, Note]) -> Rubric:
     """The rubric a question is graded against; an error when nothing can say what a good answer is."""
-    source = rubric_source(question, store, notes)
+    source = rubric_source(question, open_store, notes)
     if source.kind in ("notes", "borrowed"):
         return from_notes(question, [notes[n] for n in source.note_ids], like=source.like or None)
     if source.kind == "reference":
