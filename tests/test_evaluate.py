@@ -124,3 +124,28 @@ def test_calibration_holdout_meets_adversarial_margin(ingested):
     assert all(excellent[q] > s for q, _, s in adversarial)
     short = sorted((q, label) for q, label, s in adversarial if excellent[q] - s < 3)
     assert short == [("r3-mentorship-growth", "injection")]
+
+
+def test_the_reference_path_blends_whole_answer_signals_and_the_rubric_path_does_not(ingested):
+    """A question with only a reference answer (coach eval rows without a bank question_id, imported
+    questions without notes) adds the answer's closeness to the whole reference and its recall of the
+    reference's content words (coach.grading.offline.REFERENCE_BLEND)."""
+    from coach.app import Coach
+    from coach.grading.rubric import from_reference
+
+    coach = Coach()
+    grader = coach.offline_grader
+    rubric = from_reference(
+        "row-2",
+        "Why does a bulb in series with a second bulb glow dimmer than one bulb alone?",
+        "The two bulbs share the battery's voltage, so each gets less voltage and less current flows. "
+        "Less current through each bulb means less power and a dimmer glow.",
+    )
+    right = "Because the voltage of the battery is shared between the two bulbs, less current flows, so each bulb gets less power."
+    wrong = "My favourite dessert is a chocolate cake with strawberries on top, baked in the oven for an hour."
+    measured = grader.measure_batch([(rubric, right), (rubric, wrong), (coach.rubric("r2-position-bias"), right)])
+    assert measured[0].reference is not None and measured[1].reference is not None
+    assert measured[0].reference[1] > 0.5 > measured[1].reference[1]  # content-word recall
+    assert measured[2].reference is None
+    scores = [g.score for g in grader.grade_batch([(rubric, right), (rubric, wrong)])]
+    assert scores[0] >= 6 and scores[1] <= 3
