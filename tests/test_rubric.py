@@ -172,3 +172,21 @@ def test_corpus_check_reports_examples_for_a_point_the_note_no_longer_has(tmp_pa
     (tmp_path / "examples" / "popularity-bias.json").write_text("{not json", encoding="utf-8")
     problems = check_corpus(QUESTIONS, tmp_path / "notes").problems
     assert any(p.startswith(f"{tmp_path / 'examples' / 'popularity-bias.json'}: unreadable examples") for p in problems)
+
+
+def test_an_example_wrong_claim_may_carry_its_own_correction(tmp_path):
+    from coach.corpus.bank import corpus_dir
+
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "examples").mkdir()
+    source = corpus_dir() / "notes" / "popularity-bias.md"
+    (tmp_path / "notes" / "popularity-bias.md").write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+    point = parse_note(source.read_text(encoding="utf-8"), "popularity-bias.md").points[0]
+    examples = {"note": "popularity-bias", "points": [{"point": point.text, "says": [], "wrong": [
+        "a claim without a correction", {"claim": "a claim with one", "correction": "what is true instead."}]}]}
+    (tmp_path / "examples" / "popularity-bias.json").write_text(__import__("json").dumps(examples), encoding="utf-8")
+    loaded = load_notes(tmp_path / "notes")[0].points[0]
+    assert [(w.claim, w.correction) for w in loaded.wrong[len(point.wrong):]] == [
+        ("a claim without a correction", ""),
+        ("a claim with one", "what is true instead."),
+    ]

@@ -162,17 +162,24 @@ def load_notes(directory: Path | None = None) -> list[Note]:
     return sorted(notes, key=lambda n: n.id)
 
 
-def read_examples(path: Path) -> dict[str, dict[str, list[str]]]:
-    """A note's contrastive examples: key point text -> {"says": [...], "wrong": [...]}.
+def read_examples(path: Path) -> dict[str, dict[str, list]]:
+    """A note's contrastive examples: key point text -> {"says": [str], "wrong": [WrongClaim]}.
 
     The file is {"note": id, "points": [{"point": <the key point's exact text>, "says": [correct
-    phrasings], "wrong": [wrong claims]}]}; see corpus/examples/README.md for who wrote them."""
+    phrasings], "wrong": [wrong claims: a string, or {"claim": ..., "correction": ...}]}]}; see
+    corpus/examples/README.md for who wrote them. A wrong claim without a correction is corrected by
+    the point itself."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         return {
             str(p["point"]).strip(): {
                 "says": [str(t) for t in p.get("says", [])],
-                "wrong": [str(t) for t in p.get("wrong", [])],
+                "wrong": [
+                    WrongClaim(claim=str(w["claim"]), correction=str(w.get("correction", "")))
+                    if isinstance(w, dict)
+                    else WrongClaim(claim=str(w), correction="")
+                    for w in p.get("wrong", [])
+                ],
             }
             for p in data["points"]
         }
@@ -182,8 +189,8 @@ def read_examples(path: Path) -> dict[str, dict[str, list[str]]]:
 
 def add_examples(note: Note, path: Path) -> None:
     """Append a note's contrastive examples to its key points: more ways a candidate says a point,
-    matched like the note's own Says lines, and more wrong claims (no correction of their own: the
-    point itself says what is true).
+    matched like the note's own Says lines, and more wrong claims (with their correction, or none:
+    then the point itself says what is true).
     Examples for a point the note no longer has are ignored (`coach corpus check` reports them)."""
     if not path.is_file():
         return
@@ -192,8 +199,5 @@ def add_examples(note: Note, path: Path) -> None:
         found = examples.get(point.text.strip())
         if found:
             point.says += [t for t in found["says"] if t not in point.says]
-            point.wrong += [
-                WrongClaim(claim=t, correction="")
-                for t in found["wrong"]
-                if t not in {w.claim for w in point.wrong}
-            ]
+            known = {w.claim for w in point.wrong}
+            point.wrong += [w for w in found["wrong"] if w.claim not in known]
