@@ -117,13 +117,10 @@ def test_calibration_holdout_meets_adversarial_margin(ingested):
     ]
     # Six held-out questions, each with an excellent answer and the three adversarial kinds.
     assert (len(excellent), len(adversarial)) == (6, 18)
-    # Every adversarial answer scores below the excellent one; 3 points below for all but the
-    # mentoring question, whose excellent story the grader fitted on the independent set under-scores
-    # (3.8 against the author's 9.0: a known weakness, see issue 14's note). This pins today's figures
-    # so that a change that makes it worse fails.
-    assert all(excellent[q] > s for q, _, s in adversarial)
-    short = sorted((q, label) for q, label, s in adversarial if excellent[q] - s < 3)
-    assert short == [("r3-mentorship-growth", "injection")]
+    # Every adversarial answer scores at least 3 points below the question's excellent one (the
+    # mentoring story fell short of that until the grader credited a point's own words, see
+    # offline.WORD_RECALL). This pins today's figures so that a change that makes it worse fails.
+    assert all(excellent[q] - s >= 3 for q, _, s in adversarial)
 
 
 def test_the_reference_path_blends_whole_answer_signals_and_the_rubric_path_does_not(ingested):

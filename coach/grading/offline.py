@@ -26,6 +26,14 @@ JUDGE_MIN_SIM = 0.25
 # rule; without it correct answers were marked wrong 17 times in 34 good or excellent answers, not 10.
 KNOWN_WRONG_SIM = 0.7
 KNOWN_WRONG_MARGIN = 0.05
+# A concrete answer can make a point in its own words and still sit far from the point's abstract
+# wording in meaning ("I wrote a one-page design doc ... Priya owned the launch call" against "Alignment
+# is kept alive through concrete artefacts: a one-page design doc, ... one named owner each ..."). A
+# point also earns credit from the share of its content words the answer uses: none at 10%, full at
+# 40%, but words alone never make a point "covered" (explained): at most "partial" (mentioned).
+# Keyword lists are still scaled down, pasted rubrics capped, and a contradicted point earns nothing.
+# Chosen on the fit rows of the independent set (Spearman 0.678 -> 0.703).
+WORD_RECALL = (0.1, 0.4)
 
 
 def _stems(text: str) -> set[str]:
@@ -131,8 +139,11 @@ def _ramp(similarity: np.ndarray | float, p: OfflineParams):
     return credit**p.gamma
 
 
+COVERED, PARTIAL = 0.7, 0.3  # the credit at which a point counts as covered (explained), partial (mentioned)
+
+
 def _status(credit: float) -> str:
-    return "covered" if credit >= 0.7 else "partial" if credit >= 0.3 else "missed"
+    return "covered" if credit >= COVERED else "partial" if credit >= PARTIAL else "missed"
 
 
 def prose_share(text: str) -> float:
@@ -303,6 +314,7 @@ class Measurement:
     dim_credits: list[float]
     content: list = field(default_factory=list)  # the content criteria, in rubric order
     candidates: list[list[str]] = field(default_factory=list)  # per criterion: the clauses the claims model reads
+    word_recall: np.ndarray = None  # per criterion: share of its content words (beyond the question's) the answer uses
     entail: np.ndarray = None  # per criterion: the claims model's best entailment probability
     entail_unit: list[str] = field(default_factory=list)
     contra_prob: np.ndarray = None  # per criterion: its highest contradiction probability (above entailment)
@@ -381,6 +393,7 @@ def _measure(prep: _Prepared, vectors: np.ndarray, index: dict[str, int]) -> Mea
         # (certainty 1.0: an entailment the model finds elsewhere does not outweigh it).
         contra_prob=np.array([1.0 if i in known_wrong else 0.0 for i in range(len(content))]),
         contra_unit=[known_wrong.get(i, (0.0, ""))[1] for i in range(len(content))],
+        word_recall=_word_recall(prep, content),
         contradiction=[
             _correction(c, known_wrong[i][1], vectors, index) if i in known_wrong else None
             for i, c in enumerate(content)
@@ -397,13 +410,28 @@ def _reference_text(rubric: Rubric) -> str:
     return " ".join(c.text for c in rubric.criteria if not c.dimension)
 
 
+def _word_recall(prep: _Prepared, content) -> np.ndarray:
+    """Per point: the share of its content words (cut to five letters, beyond the question's own) that
+    the answer uses anywhere."""
+    asked, said = _stems(prep.rubric.question), _stems(prep.answer)
+    recall = []
+    for c in content:
+        words = _stems(c.text) - asked
+        recall.append(len(words & said) / max(1, len(words)))
+    return np.array(recall, dtype=float)
+
+
 def _credits(m: Measurement, p: OfflineParams) -> tuple[np.ndarray, np.ndarray]:
     """Per content point: credit in [0, 1] (nothing when contradicted) and whether it is contradicted.
-    Credit blends closeness in meaning with the claims model's entailment; a point is contradicted
-    when a clause contradicts it with at least `contra_prob` and no clause entails it as strongly."""
+    Credit is the larger of closeness in meaning (blended with the claims model's entailment) and the
+    point's words the answer uses (WORD_RECALL); a point is contradicted when a clause contradicts it
+    with at least `contra_prob` and no clause entails it as strongly."""
     if not len(m.weights):
         return np.zeros(0), np.zeros(0, dtype=bool)
     credit = (1 - p.entail_weight) * _ramp(m.best_sim, p) + p.entail_weight * m.entail
+    if m.word_recall is not None:
+        lo, hi = WORD_RECALL
+        credit = np.maximum(credit, np.clip((m.word_recall - lo) / (hi - lo), 0.0, COVERED - 0.01))
     contradicted = (m.contra_prob >= p.contra_prob) & (m.contra_prob > m.entail)
     return np.where(contradicted, 0.0, credit), contradicted
 
