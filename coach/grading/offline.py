@@ -124,7 +124,9 @@ class OfflineParams:
     shift: float = 0.0
     story_specific: float = 20.0  # behavioral: specific words a story needs before its shape counts fully
     entail_weight: float = 0.0  # share of a point's credit from the claims model's entailment
-    contra_prob: float = 1.01  # the claims model's contradiction probability that marks a point contradicted
+    # The claims model's contradiction probability that marks a point contradicted; 1.0: it never does
+    # (only a known wrong claim does, at certainty 1.0) and the model is not run.
+    contra_prob: float = 1.0
 
     @classmethod
     def load(cls, path: Path = PARAMS_FILE) -> OfflineParams:
@@ -220,7 +222,7 @@ class OfflineGrader:
         vectors = self.embedder.embed(list(texts)) if texts else np.zeros((0, 384), dtype=np.float32)
         measures = [_measure(prep, vectors, texts) for prep in prepared]
         self._measure_reference(measures)
-        if claims if claims is not None else (self.params.entail_weight > 0 or self.params.contra_prob <= 1):
+        if claims if claims is not None else (self.params.entail_weight > 0 or self.params.contra_prob < 1):
             self._judge_claims(measures, vectors, texts)
         return measures
 
