@@ -227,17 +227,20 @@ class OfflineGrader:
         return measures
 
     def _measure_reference(self, measures: list[Measurement]) -> None:
-        """Whole-answer signals for rubrics built from a reference answer (see REFERENCE_BLEND)."""
-        todo = [m for m in measures if m.prep.sentences and _is_reference(m.prep.rubric)]
+        """Whole-answer signals for rubrics built from a reference answer (see REFERENCE_BLEND); each
+        text is embedded once, however many answers share a reference."""
+        todo = [(m, _reference_text(m.prep.rubric)) for m in measures if m.prep.sentences and _is_reference(m.prep.rubric)]
         if not todo:
             return
-        texts = [t for m in todo for t in (m.prep.answer, _reference_text(m.prep.rubric))]
-        vectors = self.embedder.embed(texts)
-        for k, m in enumerate(todo):
-            rubric = m.prep.rubric
-            words = _stems(_reference_text(rubric)) - _stems(rubric.question)
-            recall = len(words & _stems(m.prep.answer)) / max(1, len(words))
-            m.reference = (float(vectors[2 * k] @ vectors[2 * k + 1]), recall)
+        index: dict[str, int] = {}
+        for m, reference in todo:
+            index.setdefault(m.prep.answer, len(index))
+            index.setdefault(reference, len(index))
+        vectors = self.embedder.embed(list(index))
+        for m, reference in todo:
+            asked, said = _stems(m.prep.rubric.question), _stems(m.prep.answer)
+            closeness = float(vectors[index[m.prep.answer]] @ vectors[index[reference]])
+            m.reference = (closeness, _share_used(reference, asked, said))
 
     def _judge_claims(self, measures: list[Measurement], vectors: np.ndarray, index: dict[str, int]) -> None:
         """The claims model reads each point with the answer's closest clauses (the top few by meaning):
@@ -293,16 +296,19 @@ def _said_wrong(found: Contradiction) -> str:
 SHOW_CLAIM_SIM = 0.6
 
 
+def _point_says(criterion) -> str:
+    return f"the notes say: {criterion.text}"
+
+
 def _correction(criterion, unit: str, vectors: np.ndarray, index: dict[str, int]) -> Contradiction:
-    """What to tell a candidate whose clause contradicts a point: the known wrong claim closest to the
-    clause with its correction, or the point itself."""
-    point_says = f"the notes say: {criterion.text}"
+    """What to tell a candidate whose clause the claims model reads as contradicting a point: the known
+    wrong claim closest to the clause with its correction, or the point itself."""
     if criterion.wrong and unit in index:
         sims = [float(vectors[index[w.claim]] @ vectors[index[unit]]) for w in criterion.wrong]
         if max(sims) >= SHOW_CLAIM_SIM:
             best = criterion.wrong[int(np.argmax(sims))]
-            return Contradiction(unit, best.claim, best.correction, point_says)
-    return Contradiction(unit, "", "", point_says)
+            return Contradiction(unit, best.claim, best.correction, _point_says(criterion))
+    return Contradiction(unit, "", "", _point_says(criterion))
 
 
 @dataclass
@@ -338,8 +344,9 @@ def _measure(prep: _Prepared, vectors: np.ndarray, index: dict[str, int]) -> Mea
     dims = [c for c in prep.rubric.criteria if c.dimension]
     evidence = [""] * len(content)
     candidates: list[list[str]] = [[] for _ in content]
-    known_wrong: dict[int, tuple[float, str]] = {}  # criterion -> (closeness, the clause saying it)
+    known_wrong: dict[int, Contradiction] = {}  # criterion -> the clause stating one of its wrong claims
     units = prep.sentences + prep.clauses
+    asked, said = _stems(prep.rubric.question), _stems(prep.answer)  # for the word-level checks
     if prep.sentences and content:
         sentence_vecs = vectors[[index[s] for s in prep.sentences]]
         unit_vecs = vectors[[index[u] for u in units]]
@@ -364,12 +371,13 @@ def _measure(prep: _Prepared, vectors: np.ndarray, index: dict[str, int]) -> Mea
             if c.wrong:
                 claim_sims = vectors[[index[w.claim] for w in c.wrong]] @ unit_vecs.T  # claims x units
                 ok = (claim_sims >= KNOWN_WRONG_SIM) & (claim_sims >= per_unit + KNOWN_WRONG_MARGIN)
-                topic = _stems(prep.rubric.question + " " + c.text)
+                topic = asked | _stems(c.text)
                 for a, b in zip(*np.nonzero(ok)):
                     ok[a, b] = bool((_stems(c.wrong[a].claim) - topic) & _stems(units[b]))
                 if ok.any():
                     a, b = np.unravel_index(int(np.where(ok, claim_sims, -1.0).argmax()), ok.shape)
-                    known_wrong[i] = (float(claim_sims[a, b]), units[b])
+                    wrong = c.wrong[a]  # the claim that matched is the one the feedback names
+                    known_wrong[i] = Contradiction(units[b], wrong.claim, wrong.correction, _point_says(c))
         crit = vectors[[index[c.text] for c in content]]
         answer_vec, rubric_vec = sentence_vecs.mean(axis=0), crit.mean(axis=0)
         holistic = float(answer_vec @ rubric_vec / (np.linalg.norm(answer_vec) * np.linalg.norm(rubric_vec) + 1e-12))
@@ -394,12 +402,9 @@ def _measure(prep: _Prepared, vectors: np.ndarray, index: dict[str, int]) -> Mea
         # A clause stating a known wrong claim contradicts the point whatever the claims model reads
         # (certainty 1.0: an entailment the model finds elsewhere does not outweigh it).
         contra_prob=np.array([1.0 if i in known_wrong else 0.0 for i in range(len(content))]),
-        contra_unit=[known_wrong.get(i, (0.0, ""))[1] for i in range(len(content))],
-        word_recall=_word_recall(prep, content),
-        contradiction=[
-            _correction(c, known_wrong[i][1], vectors, index) if i in known_wrong else None
-            for i, c in enumerate(content)
-        ],
+        contra_unit=[known_wrong[i].unit if i in known_wrong else "" for i in range(len(content))],
+        word_recall=np.array([_share_used(c.text, asked, said) for c in content], dtype=float),
+        contradiction=[known_wrong.get(i) for i in range(len(content))],
     )
 
 
@@ -412,15 +417,11 @@ def _reference_text(rubric: Rubric) -> str:
     return " ".join(c.text for c in rubric.criteria if not c.dimension)
 
 
-def _word_recall(prep: _Prepared, content) -> np.ndarray:
-    """Per point: the share of its content words (cut to five letters, beyond the question's own) that
-    the answer uses anywhere."""
-    asked, said = _stems(prep.rubric.question), _stems(prep.answer)
-    recall = []
-    for c in content:
-        words = _stems(c.text) - asked
-        recall.append(len(words & said) / max(1, len(words)))
-    return np.array(recall, dtype=float)
+def _share_used(text: str, asked: set[str], said: set[str]) -> float:
+    """The share of a text's content words (stems, beyond the question's own: `asked`) that the
+    answer uses anywhere (`said`, its stems)."""
+    words = _stems(text) - asked
+    return len(words & said) / max(1, len(words))
 
 
 def _credits(m: Measurement, p: OfflineParams) -> tuple[np.ndarray, np.ndarray]:
