@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import time
 from collections import deque
 from collections.abc import Mapping
@@ -25,6 +26,14 @@ from langchain_core.messages import AIMessage, BaseMessage
 GRADE_TOOL = "submit_grade"
 
 _ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
+
+
+def unused_port() -> int:
+    """A localhost port nothing listens on right now (bound, read and closed): a refused connection,
+    or where a test starts a server."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 # --- the fake chat model ------------------------------------------------------------------------

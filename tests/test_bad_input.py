@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -14,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from fakes import unused_port
 from typer.testing import CliRunner
 
 from coach.cli.app import app
@@ -39,12 +39,6 @@ class Ctx:
         path = self.tmp / "bad.env"
         path.write_bytes(text.encode("utf-8") if isinstance(text, str) else text)
         self.env["COACH_ENV_FILE"] = str(path)
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def corrupt_history(ctx: Ctx) -> None:
@@ -147,7 +141,7 @@ CASES = [
     (
         "unreachable-chroma-url",
         with_env(
-            lambda ctx: ctx.env.update(COACH_CHROMA_URL=f"http://127.0.0.1:{closed_port()}"),
+            lambda ctx: ctx.env.update(COACH_CHROMA_URL=f"http://127.0.0.1:{unused_port()}"),
             lambda ctx: ["questions", "search", "position bias"],
         ),
         1,
@@ -155,7 +149,7 @@ CASES = [
     ),
     (
         "unreachable-chroma-url-practice",
-        with_env(lambda ctx: ctx.env.update(COACH_CHROMA_URL=f"http://127.0.0.1:{closed_port()}"), lambda ctx: ["practice"]),
+        with_env(lambda ctx: ctx.env.update(COACH_CHROMA_URL=f"http://127.0.0.1:{unused_port()}"), lambda ctx: ["practice"]),
         1,
         "does not answer; start it with `chroma run --path DIR` or unset COACH_CHROMA_URL",
     ),

@@ -233,8 +233,7 @@ def test_import_reports_each_rubric_source_and_refuses_ungradable_questions(inge
 def test_only_a_question_no_note_serves_needs_the_store(ingested, tmp_path, monkeypatch):
     """A shipped question is graded from its notes without opening the vector store (importing chromadb
     costs as much as the grade); a borrowed rubric needs the store."""
-    import socket
-
+    from fakes import unused_port
     from typer.testing import CliRunner
 
     from coach.app import Coach
@@ -242,9 +241,7 @@ def test_only_a_question_no_note_serves_needs_the_store(ingested, tmp_path, monk
 
     path = _write(tmp_path, "acme.md", ACME_MD)
     assert CliRunner().invoke(app, ["import", str(path)]).exit_code == 0
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = unused_port()
     monkeypatch.setenv("COACH_CHROMA_URL", f"http://127.0.0.1:{port}")
     answer = _write(tmp_path, "a.md", "Popular items get shown more, so they get clicked more, and the loop feeds itself.")
 

@@ -235,7 +235,9 @@ def test_a_clause_stating_an_example_wrong_claim_is_shown_with_the_claim_and_the
     assert [c.status for c in grade.criteria if c.criterion_id == point.id] == ["contradicted"]
     said = [g for g in grade.gaps if g.startswith("You said")]
     assert said == [
-        "You said \u201cTo remove the bias, I would drop every popularity count from the ranker, so all items compete "
-        f"on equal footing.\u201d, which reads as a common mistake (\u201c{claim}\u201d); the notes say: {point.text}"
+        (
+            "You said \u201cTo remove the bias, I would drop every popularity count from the ranker, so all items "
+            f"compete on equal footing.\u201d, which reads as a common mistake (\u201c{claim}\u201d); the notes say: {point.text}"
+        )
     ]
     assert grade.score < coach.offline_grader.grade(rubric, RIGHT_POPULARITY).score

@@ -10,13 +10,12 @@ delays it *would* wait are asserted exactly and the tests take no time.
 from __future__ import annotations
 
 import json
-import socket
 
 import httpx
 import httpx2
 import pytest
 import respx
-from fakes import RESPX_USING, chat_completion, grade_args, use_fake_clock
+from fakes import RESPX_USING, chat_completion, grade_args, unused_port, use_fake_clock
 from typer.testing import CliRunner
 
 from coach.app import Coach
@@ -208,10 +207,7 @@ def test_unauthorized_fails_at_once_without_echoing_the_key(coach, http, clock):
 
 
 def test_a_real_refused_port_on_localhost_fails_at_once(coach, clock, monkeypatch):
-    with socket.socket() as s:  # a port nothing listens on: bind, read its number, close
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    url = f"http://127.0.0.1:{port}/v1"
+    url = f"http://127.0.0.1:{unused_port()}/v1"
     monkeypatch.setenv("OPENAI_BASE_URL", url)
     coach.settings = load_settings()
 
@@ -226,9 +222,7 @@ def test_a_real_refused_port_on_localhost_fails_at_once(coach, clock, monkeypatc
 
 
 def test_credentials_in_the_base_url_are_not_shown(coach, clock, monkeypatch):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = unused_port()
     monkeypatch.setenv(
         "OPENAI_BASE_URL", f"http://bob:hunter2secret@127.0.0.1:{port}/v1?api-key=qwerty123"
     )

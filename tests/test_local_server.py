@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fakes import unused_port
 from typer.testing import CliRunner
 
 from coach.app import Coach
@@ -56,12 +56,6 @@ def gguf_path() -> Path:
     return path
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """`python -m llama_cpp.server` on a free port; yields its base URL (…/v1)."""
@@ -70,7 +64,7 @@ def server(tmp_path_factory):
             "llama-cpp-python is not installed: run `make test-local` (pip install -e '.[local]')"
         )
     model = gguf_path()
-    port = free_port()
+    port = unused_port()
     log = tmp_path_factory.mktemp("llama-server") / "server.log"
     command = [
         sys.executable,

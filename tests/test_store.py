@@ -7,12 +7,12 @@ with the real model is tested in test_embeddings.py.
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
+from fakes import unused_port
 
 from coach.app import Coach
 from coach.config import load_settings
@@ -148,18 +148,12 @@ def test_corrupt_store_is_a_one_line_error(home, tmp_path, monkeypatch):
 
 
 def test_unreachable_server_url(home, monkeypatch):
-    port = _free_port()
+    port = unused_port()
     monkeypatch.setenv("COACH_CHROMA_URL", f"http://127.0.0.1:{port}")
     with pytest.raises(
         CoachError, match=f"Chroma server at http://127.0.0.1:{port} does not answer"
     ):
         Store(load_settings())
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.server
@@ -170,7 +164,7 @@ def test_real_chroma_server(home, tmp_path, monkeypatch, fake_embedder):
         if os.environ.get("COACH_REQUIRE_SERVER_TEST"):
             pytest.fail("the `chroma` CLI is missing but CI requires the server test")
         pytest.skip("the `chroma` CLI is not installed")
-    port = _free_port()
+    port = unused_port()
     proc = subprocess.Popen(
         [
             chroma,
