@@ -112,21 +112,25 @@ def specific_words(text: str) -> int:
 class OfflineParams:
     t_lo: float = 0.30  # similarity at which a point starts to earn credit
     t_hi: float = 0.70  # similarity at which a point earns full credit
-    alpha: float = 0.7  # weight of point coverage vs whole-answer similarity to the rubric
     gamma: float = 1.0  # curvature of the credit ramp
-    dim_weight: float = 0.1  # share of the score from the general dimensions (technical, design)
-    dim_weight_behavioral: float = 0.5  # the same for behavioral answers: the story's shape matters most
     injection_factor: float = 0.7  # an answer that tries to instruct the grader keeps this share
-    story_floor: float = 0.5  # behavioral: a story differs from the reference's, so topicality gates less
     prose_ratio: float = 0.25  # below this share of function words, an answer is a keyword list
-    contra_penalty: float = 0.5  # a contradicted point costs this share of its weight, beyond earning nothing
-    scale: float = 1.0  # the raw score is stretched linearly (fitted), so its words match human scores
-    shift: float = 0.0
-    story_specific: float = 20.0  # behavioral: specific words a story needs before its shape counts fully
+    story_specific: float = 20.0  # behavioral: below half this many specific words a story is flagged a template
     entail_weight: float = 0.0  # share of a point's credit from the claims model's entailment
     # The claims model's contradiction probability that marks a point contradicted; 1.0: it never does
     # (only a known wrong claim does, at certainty 1.0) and the model is not run.
     contra_prob: float = 1.0
+    # The score: a linear model of the answer's features (score_features), fitted by ridge regression on
+    # the independent calibration sets (scripts/fit_offline.py). `w_*` apply to every answer, `wb_*` are
+    # added for behavioral questions.
+    w_intercept: float = 0.0
+    w_coverage: float = 10.0
+    w_word_recall: float = 0.0
+    w_wrong: float = -5.0
+    w_specific: float = 0.0
+    wb_intercept: float = 0.0
+    wb_specific: float = 0.0
+    wb_story_shape: float = 0.0
 
     @classmethod
     def load(cls, path: Path = PARAMS_FILE) -> OfflineParams:
@@ -317,7 +321,6 @@ class Measurement:
     best_sim: np.ndarray  # per content criterion: best similarity to any answer window
     evidence: list[str]  # per content criterion: the answer sentence closest to it
     weights: np.ndarray
-    holistic_sim: float  # whole answer vs whole rubric
     prose: float  # share of function words
     dim_credits: list[float]
     content: list = field(default_factory=list)  # the content criteria, in rubric order
@@ -378,11 +381,8 @@ def _measure(prep: _Prepared, vectors: np.ndarray, index: dict[str, int]) -> Mea
                     a, b = np.unravel_index(int(np.where(ok, claim_sims, -1.0).argmax()), ok.shape)
                     wrong = c.wrong[a]  # the claim that matched is the one the feedback names
                     known_wrong[i] = Contradiction(units[b], wrong.claim, wrong.correction, _point_says(c))
-        crit = vectors[[index[c.text] for c in content]]
-        answer_vec, rubric_vec = sentence_vecs.mean(axis=0), crit.mean(axis=0)
-        holistic = float(answer_vec @ rubric_vec / (np.linalg.norm(answer_vec) * np.linalg.norm(rubric_vec) + 1e-12))
     else:
-        best_sim, holistic = np.zeros(len(content)), 0.0
+        best_sim = np.zeros(len(content))
     dim_credits = [
         dimension_credit(d.id.removeprefix("dim-"), prep.answer, prep.sentences) if prep.sentences else 0.0
         for d in dims
@@ -392,7 +392,6 @@ def _measure(prep: _Prepared, vectors: np.ndarray, index: dict[str, int]) -> Mea
         best_sim=best_sim,
         evidence=evidence,
         weights=np.array([c.weight for c in content], dtype=float),
-        holistic_sim=holistic,
         prose=prose_share(prep.answer),
         dim_credits=dim_credits,
         content=content,
@@ -439,34 +438,43 @@ def _credits(m: Measurement, p: OfflineParams) -> tuple[np.ndarray, np.ndarray]:
     return np.where(contradicted, 0.0, credit), contradicted
 
 
+# Specific words (numbers, names, content words beyond any story's) count up to this many: enough for
+# a full answer; beyond it, more words add nothing.
+SPECIFIC_CAP = 80.0
+
+
+def score_features(m: Measurement, p: OfflineParams) -> dict[str, float]:
+    """What the score is made of, each in [0, 1], all scaled down for a keyword list (prose factor):
+    coverage (the share of the rubric's weight earned by meaning or by the points' own words), word
+    recall (the mean share of each point's content words the answer uses), wrong (the share of the
+    rubric's weight contradicted by a known wrong claim), specific (the answer's specific words, up to
+    SPECIFIC_CAP) and, for behavioral questions, story shape (situation, own actions, a result, a
+    reflection) counted as far as the story is specific."""
+    credit, contradicted = _credits(m, p)
+    total = float(m.weights.sum())
+    prose = min(1.0, m.prose / p.prose_ratio) if p.prose_ratio > 0 else 1.0
+    specific = min(specific_words(m.prep.answer), SPECIFIC_CAP) / SPECIFIC_CAP
+    shape = float(np.mean(m.dim_credits)) if m.dim_credits else 0.0
+    features = {
+        "coverage": float((m.weights * credit).sum()) / total,
+        "word_recall": float(m.word_recall.mean()),
+        "wrong": float(m.weights[contradicted].sum()) / total,
+        "specific": specific,
+        "story_shape": shape * specific if m.prep.rubric.kind == "behavioral" else 0.0,
+    }
+    return {k: prose * v for k, v in features.items()}
+
+
 def score_value(m: Measurement, p: OfflineParams) -> float:
-    """The 0-10 score from a measurement: weighted coverage of the core points (staff points add a
-    bonus, never a shortfall), less a penalty per contradicted point, scaled down for keyword lists."""
+    """The 0-10 score from a measurement: a linear model of score_features (weights in the params),
+    then the reference-path blend, the prompt-injection discount and the 0-10 clip."""
     if not len(m.weights):
         return 0.0
-    credit, contradicted = _credits(m, p)
-    staff = np.array([c.level == "staff" for c in m.prep.rubric.criteria if not c.dimension], dtype=bool)
-    core_weight = float(m.weights[~staff].sum()) or float(m.weights.sum())
-    earned = float((m.weights * credit).sum()) - p.contra_penalty * float(m.weights[contradicted].sum())
-    coverage = float(np.clip(earned / core_weight, 0.0, 1.0))
-    wrong_share = float(m.weights[contradicted].sum() / m.weights.sum())
-    topical = float(_ramp(m.holistic_sim, p)) * (1.0 - wrong_share)
-    content_score = p.alpha * coverage + (1 - p.alpha) * topical
-    prose_factor = min(1.0, m.prose / p.prose_ratio) if p.prose_ratio > 0 else 1.0
-    share = p.dim_weight_behavioral if m.prep.rubric.kind == "behavioral" else p.dim_weight
-    dim_score = float(np.mean(m.dim_credits)) if m.dim_credits else 0.0
-    if not m.dim_credits:
-        share = 0.0
-    # Dimension signals count only as far as the answer is on topic and right: a well-shaped story
-    # about something else, or built on wrong claims, earns nothing from them.
-    gate = max(topical, p.story_floor) if m.prep.rubric.kind == "behavioral" else topical
-    gate *= 1.0 - wrong_share
+    f = score_features(m, p)
+    value = p.w_intercept + p.w_coverage * f["coverage"] + p.w_word_recall * f["word_recall"]
+    value += p.w_wrong * f["wrong"] + p.w_specific * f["specific"]
     if m.prep.rubric.kind == "behavioral":
-        # The shape of a story (situation, "I", a number, a lesson) counts only as far as the story
-        # is concrete: a template earns nothing from it.
-        gate *= min(1.0, specific_words(m.prep.answer) / p.story_specific)
-    value = 10.0 * prose_factor * ((1 - share) * content_score + share * dim_score * gate)
-    value = p.shift + p.scale * value
+        value += p.wb_intercept + p.wb_specific * f["specific"] + p.wb_story_shape * f["story_shape"]
     if m.reference is not None:
         closeness, recall = m.reference
         b = REFERENCE_BLEND
