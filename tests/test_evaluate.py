@@ -123,10 +123,11 @@ def test_calibration_holdout_meets_adversarial_margin(ingested):
     assert all(excellent[q] - s >= 3 for q, _, s in adversarial)
 
 
-def test_the_reference_path_blends_whole_answer_signals_and_the_rubric_path_does_not(ingested):
-    """A question with only a reference answer (coach eval rows without a bank question_id, imported
-    questions without notes) adds the answer's closeness to the whole reference and its recall of the
-    reference's content words (coach.grading.offline.REFERENCE_BLEND)."""
+def test_a_short_reference_is_scored_by_whole_answer_signals_and_other_rubrics_are_not(ingested):
+    """A question with only a short reference answer (coach eval rows without a bank question_id,
+    imported questions without notes) is scored by the answer's closeness to the whole reference, its
+    recall of the reference's content words and its relative length (coach.grading.offline.REFERENCE_BLEND);
+    a long reference (an interview answer) and a note's rubric keep the rubric score."""
     from coach.app import Coach
     from coach.grading.rubric import from_reference
 
@@ -140,9 +141,12 @@ def test_the_reference_path_blends_whole_answer_signals_and_the_rubric_path_does
     )
     right = "Because the voltage of the battery is shared between the two bulbs, less current flows, so each bulb gets less power."
     wrong = "My favourite dessert is a chocolate cake with strawberries on top, baked in the oven for an hour."
-    measured = grader.measure_batch([(rubric, right), (rubric, wrong), (coach.rubric("r2-position-bias"), right)])
+    long = from_reference("row-3", rubric.question, " ".join([rubric.criteria[0].text] * 40))
+    measured = grader.measure_batch(
+        [(rubric, right), (rubric, wrong), (coach.rubric("r2-position-bias"), right), (long, right)]
+    )
     assert measured[0].reference is not None and measured[1].reference is not None
     assert measured[0].reference[1] > 0.5 > measured[1].reference[1]  # content-word recall
-    assert measured[2].reference is None
+    assert measured[2].reference is None and measured[3].reference is None
     scores = [g.score for g in grader.grade_batch([(rubric, right), (rubric, wrong)])]
     assert scores[0] >= 6 and scores[1] <= 3

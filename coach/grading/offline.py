@@ -42,13 +42,17 @@ def _stems(text: str) -> set[str]:
 
 
 PARAMS_FILE = Path(__file__).with_name("offline_params.json")
-# The reference-answer path (a question with a reference answer and no note: short answers, one point
-# per reference sentence) blends the grade with two whole-answer signals that point coverage misses
-# on short answers: the answer's closeness to the whole reference, and the share of the reference's
-# content words (beyond the question's) it uses. Least squares on SemEval-2013 answers to the 36
-# questions the claims model never trained on; 2-fold by question it gave Pearson 0.415 (Beetle) and
-# 0.491 (SciEntsBank) against 0.395 / 0.330 for the grade alone (bench/semeval.py).
-REFERENCE_BLEND = {"intercept": 0.025, "grade": 0.013, "closeness": 0.443, "recall": 0.393}
+# The reference-answer path for a short reference (a question with a reference answer of at most
+# SHORT_REFERENCE_WORDS words and no note: short-answer tests, one point per reference sentence) scores
+# an answer by three whole-answer signals instead of point coverage, which misses on one-line answers:
+# its closeness to the whole reference, the share of the reference's content words (beyond the
+# question's) it uses, and its length relative to the reference's (capped at 2). Least squares on the
+# SemEval-2013 answers to the 146 questions outside bench/semeval.py's 36 (scripts/fit_reference_blend.py);
+# on those 36 it gives Pearson 0.418 (Beetle) and 0.534 (SciEntsBank) against 0.383 / 0.392 for a plain
+# cosine. A long reference (an interview answer: 150-350 words) keeps the rubric score: there the blend
+# lowered agreement (Spearman 0.745 -> 0.730 on independent.csv graded against its reference answers).
+SHORT_REFERENCE_WORDS = 100
+REFERENCE_BLEND = {"intercept": -0.029, "closeness": 0.479, "recall": 0.419, "length": 0.112}
 
 NOTICE = (
     "Offline grader: each rubric point, its usual correct phrasings and its common wrong claims are "
@@ -231,9 +235,14 @@ class OfflineGrader:
         return measures
 
     def _measure_reference(self, measures: list[Measurement]) -> None:
-        """Whole-answer signals for rubrics built from a reference answer (see REFERENCE_BLEND); each
-        text is embedded once, however many answers share a reference."""
-        todo = [(m, _reference_text(m.prep.rubric)) for m in measures if m.prep.sentences and _is_reference(m.prep.rubric)]
+        """Whole-answer signals for rubrics built from a short reference answer (see REFERENCE_BLEND);
+        each text is embedded once, however many answers share a reference."""
+        todo = [
+            (m, text)
+            for m in measures
+            if m.prep.sentences and _is_reference(m.prep.rubric)
+            and len((text := _reference_text(m.prep.rubric)).split()) <= SHORT_REFERENCE_WORDS
+        ]
         if not todo:
             return
         index: dict[str, int] = {}
@@ -244,7 +253,8 @@ class OfflineGrader:
         for m, reference in todo:
             asked, said = _stems(m.prep.rubric.question), _stems(m.prep.answer)
             closeness = float(vectors[index[m.prep.answer]] @ vectors[index[reference]])
-            m.reference = (closeness, _share_used(reference, asked, said))
+            length = min(len(m.prep.answer.split()) / max(1, len(reference.split())), 2.0)
+            m.reference = (closeness, _share_used(reference, asked, said), length)
 
     def _judge_claims(self, measures: list[Measurement], vectors: np.ndarray, index: dict[str, int]) -> None:
         """The claims model reads each point with the answer's closest clauses (the top few by meaning):
@@ -331,7 +341,8 @@ class Measurement:
     contra_prob: np.ndarray = None  # per criterion: its highest contradiction probability (above entailment)
     contra_unit: list[str] = field(default_factory=list)
     contradiction: list[Contradiction | None] = field(default_factory=list)
-    reference: tuple[float, float] | None = None  # reference path only: (closeness, content-word recall)
+    # short reference path only: (closeness, content-word recall, length ratio), see REFERENCE_BLEND
+    reference: tuple[float, float, float] | None = None
 
 
 def split_clauses(sentence: str) -> list[str]:
@@ -476,9 +487,9 @@ def score_value(m: Measurement, p: OfflineParams) -> float:
     if m.prep.rubric.kind == "behavioral":
         value += p.wb_intercept + p.wb_specific * f["specific"] + p.wb_story_shape * f["story_shape"]
     if m.reference is not None:
-        closeness, recall = m.reference
+        closeness, recall, length = m.reference
         b = REFERENCE_BLEND
-        value = 10.0 * (b["intercept"] + b["grade"] * float(np.clip(value, 0.0, 10.0)) + b["closeness"] * closeness + b["recall"] * recall)
+        value = 10.0 * (b["intercept"] + b["closeness"] * closeness + b["recall"] * recall + b["length"] * length)
     if m.prep.injection:
         value *= p.injection_factor
     return round(float(np.clip(value, 0.0, 10.0)), 1)
