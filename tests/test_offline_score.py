@@ -76,3 +76,17 @@ def test_features_are_shares_and_a_keyword_list_scales_them_down(coach):
     prose_grade, keyword_grade = grader.grade_batch([(rubric, prose), (rubric, keywords)])
     assert keyword_grade.score <= 2 < prose_grade.score
     assert any(f.startswith("reads as a keyword list") for f in keyword_grade.flags)
+
+
+def test_restating_the_question_is_no_evidence_for_any_point(coach):
+    """Without QUESTION_ECHO_MARGIN this echo scored 6.5 with six of nine points "covered": sentences
+    about the question's own topic sit close to every point that names it."""
+    rubric = coach.rubric("r2-foundational-differences-between-diffusion-models")
+    echo = (
+        "How do diffusion models differ from GANs and VAEs? The foundational differences between diffusion "
+        "models and other generative models such as GANs and VAEs are what matter here. Diffusion models "
+        "differ from GANs and VAEs in foundational ways."
+    )
+    grade = coach.offline_grader.grade(rubric, echo)
+    assert {c.status for c in grade.criteria if not c.criterion_id.startswith("dim-")} == {"missed"}
+    assert grade.score <= 1 and grade.strengths == []
