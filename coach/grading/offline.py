@@ -466,18 +466,21 @@ SPECIFIC_CAP = 80.0
 
 def score_features(m: Measurement, p: OfflineParams) -> dict[str, float]:
     """What the score is made of, each in [0, 1], all scaled down for a keyword list (prose factor):
-    coverage (the share of the rubric's weight earned by meaning or by the points' own words), word
-    recall (the mean share of each point's content words the answer uses), wrong (the share of the
-    rubric's weight contradicted by a known wrong claim), specific (the answer's specific words, up to
-    SPECIFIC_CAP) and, for behavioral questions, story shape (situation, own actions, a result, a
-    reflection) counted as far as the story is specific."""
+    coverage (the weight earned by meaning or by the points' own words, over the core points' weight,
+    capped at 1), word recall (the mean share of each point's content words the answer uses), wrong
+    (the share of the rubric's weight contradicted by a known wrong claim), specific (the answer's
+    specific words, up to SPECIFIC_CAP) and, for behavioral questions, story shape (situation, own
+    actions, a result, a reflection) counted as far as the story is specific."""
     credit, contradicted = _credits(m, p)
     total = float(m.weights.sum())
+    # Staff-level points are a bonus, never a shortfall: coverage is earned weight over the core points'.
+    staff = np.array([c.level == "staff" for c in m.content], dtype=bool)
+    core = float(m.weights[~staff].sum()) or total
     prose = min(1.0, m.prose / p.prose_ratio) if p.prose_ratio > 0 else 1.0
     specific = min(specific_words(m.prep.answer), SPECIFIC_CAP) / SPECIFIC_CAP
     shape = float(np.mean(m.dim_credits)) if m.dim_credits else 0.0
     features = {
-        "coverage": float((m.weights * credit).sum()) / total,
+        "coverage": min(1.0, float((m.weights * credit).sum()) / core),
         "word_recall": float(m.word_recall.mean()),
         "wrong": float(m.weights[contradicted].sum()) / total,
         "specific": specific,
