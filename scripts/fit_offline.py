@@ -27,7 +27,13 @@ import numpy as np
 
 from coach.app import Coach
 from coach.coaching.evaluate import agreement, read_csv, row_rubric
-from coach.grading.offline import PARAMS_FILE, OfflineGrader, OfflineParams, score_features, score_value
+from coach.grading.offline import (
+    PARAMS_FILE,
+    OfflineGrader,
+    OfflineParams,
+    score_features,
+    score_value,
+)
 from coach.search.embeddings import offline_embedder
 
 FIT_SETS = ["corpus/calibration/independent.csv", "corpus/calibration/independent-2.csv"]
@@ -64,7 +70,12 @@ def ridge(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def with_weights(params: OfflineParams, w: np.ndarray) -> OfflineParams:
-    names = ["w_intercept", *(f"w_{k}" for k in SHARED), "wb_intercept", *(f"wb_{k}" for k in BEHAVIORAL)]
+    names = [
+        "w_intercept",
+        *(f"w_{k}" for k in SHARED),
+        "wb_intercept",
+        *(f"wb_{k}" for k in BEHAVIORAL),
+    ]
     return replace(params, **{n: round(float(v), 3) for n, v in zip(names, w)})
 
 
@@ -87,7 +98,10 @@ def main() -> None:
     held_out = np.zeros(len(rows))
     for q in sorted(set(questions)):
         mask = questions == q
-        held_out[mask] = [score_value(m, with_weights(base, ridge(x[~mask], human[~mask]))) for m in np.array(measures, dtype=object)[mask]]
+        held_out[mask] = [
+            score_value(m, with_weights(base, ridge(x[~mask], human[~mask])))
+            for m in np.array(measures, dtype=object)[mask]
+        ]
     best = with_weights(base, ridge(x, human))
     in_sample = [score_value(m, best) for m in measures]
     report = {

@@ -24,11 +24,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from semeval import DEFAULT_DATA, heldout_questions  # noqa: E402
+from semeval import DEFAULT_DATA, heldout_questions
 
-from coach.grading.offline import OfflineGrader  # noqa: E402
-from coach.grading.rubric import from_reference  # noqa: E402
-from coach.search.embeddings import offline_embedder  # noqa: E402
+from coach.grading.offline import OfflineGrader
+from coach.grading.rubric import from_reference
+from coach.search.embeddings import offline_embedder
 
 
 def main() -> None:
@@ -36,7 +36,10 @@ def main() -> None:
     rows = list(csv.DictReader(path.open(encoding="utf-8")))
     grader = OfflineGrader(offline_embedder())
     items = [
-        (from_reference(f"row-{i + 2}", r["question"], r["reference_answer"] or r["question"]), r["answer"])
+        (
+            from_reference(f"row-{i + 2}", r["question"], r["reference_answer"] or r["question"]),
+            r["answer"],
+        )
         for i, r in enumerate(rows)
     ]
     measures = grader.measure_batch(items)
@@ -49,7 +52,9 @@ def main() -> None:
     blend = x @ weights
     report = {
         "fitted_on": f"{int((~test).sum())} answers to {len({rows[i]['question_id'] for i in keep} - held)} questions",
-        "REFERENCE_BLEND": dict(zip(["intercept", "closeness", "recall", "length"], np.round(weights, 3).tolist())),
+        "REFERENCE_BLEND": dict(
+            zip(["intercept", "closeness", "recall", "length"], np.round(weights, 3).tolist())
+        ),
     }
     for dataset in ("beetle", "scientsbank"):
         mask = test & np.array([rows[i]["dataset"] == dataset for i in keep])

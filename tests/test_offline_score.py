@@ -49,10 +49,15 @@ def test_a_template_story_scores_at_most_4_and_says_why(coach, question_id):
     assert any(f.startswith("reads as a template story") for f in grade.flags)
 
 
-@pytest.mark.parametrize(("question_id", "story"), [("r3-handling-failures", FAILURE), ("r3-mentorship-growth", MENTORING)])
+@pytest.mark.parametrize(
+    ("question_id", "story"),
+    [("r3-handling-failures", FAILURE), ("r3-mentorship-growth", MENTORING)],
+)
 def test_a_concrete_story_scores_well_above_the_template(coach, question_id, story):
     rubric = coach.rubric(question_id)
-    story_grade, template_grade = coach.offline_grader.grade_batch([(rubric, story), (rubric, TEMPLATE)])
+    story_grade, template_grade = coach.offline_grader.grade_batch(
+        [(rubric, story), (rubric, TEMPLATE)]
+    )
     assert story_grade.score >= 5 and story_grade.score - template_grade.score >= 3
     assert not any(f.startswith("reads as a template story") for f in story_grade.flags)
 
