@@ -95,3 +95,19 @@ def test_restating_the_question_is_no_evidence_for_any_point(coach):
     grade = coach.offline_grader.grade(rubric, echo)
     assert {c.status for c in grade.criteria if not c.criterion_id.startswith("dim-")} == {"missed"}
     assert grade.score <= 1 and grade.strengths == []
+
+
+def test_a_sentence_as_close_to_a_wrong_claim_as_to_the_point_is_never_a_strength(coach):
+    """The flipped claim sits at 0.86 from both the variety point and its known wrong claim: without
+    AMBIGUOUS_MARGIN the point was "covered" and listed under Strengths."""
+    rubric = coach.rubric("r2-diffusion-models-gans")
+    variety = next(
+        c for c in rubric.criteria if c.text.startswith("Ties the choice to the goal of variety")
+    )
+    flipped = (
+        "I would pick a GAN here. GANs give more diverse samples than diffusion models because mode "
+        "collapse is not a problem for them."
+    )
+    grade = coach.offline_grader.grade(rubric, flipped)
+    assert [c.status for c in grade.criteria if c.criterion_id == variety.id] != ["covered"]
+    assert variety.text not in grade.strengths
