@@ -95,6 +95,9 @@ def test_eval_json_prints_one_object_with_the_library_metrics(home, tmp_path):
         "graded_by_reference": 3,
     }
     assert data["wall_seconds"] >= 0
+    assert data["by_label"] == {} and list(data["spearman_by_kind"]) == [
+        "reference"
+    ]  # no labels, no bank ids
 
 
 def test_calibration_holdout_meets_adversarial_margin(ingested):
@@ -150,3 +153,28 @@ def test_a_short_reference_is_scored_by_whole_answer_signals_and_other_rubrics_a
     assert measured[2].reference is None and measured[3].reference is None
     scores = [g.score for g in grader.grade_batch([(rubric, right), (rubric, wrong)])]
     assert scores[0] >= 6 and scores[1] <= 3
+
+
+def test_eval_reports_mean_scores_by_label_and_spearman_by_kind():
+    from coach.coaching.evaluate import Row, by_label, spearman_by_kind
+
+    def row(line, human, label, question_id):
+        return Row(line, "q", "r", "a", human, question_id=question_id, label=label)
+
+    kept = [
+        (8.0, row(2, 9.0, "excellent", "t1")),
+        (6.0, row(3, 7.0, "good", "t1")),
+        (4.0, row(4, 1.0, "wrong", "b1")),
+        (2.0, row(5, 0.0, "", "b1")),
+        (5.0, row(6, 6.0, "good", "t2")),
+        (3.0, row(7, 4.0, "partial", "x")),
+    ]
+    assert by_label(kept) == {
+        "excellent": {"n": 1, "grader_mean": 8.0, "human_mean": 9.0},
+        "good": {"n": 2, "grader_mean": 5.5, "human_mean": 6.5},
+        "partial": {"n": 1, "grader_mean": 3.0, "human_mean": 4.0},
+        "wrong": {"n": 1, "grader_mean": 4.0, "human_mean": 1.0},
+    }
+    kinds = spearman_by_kind(kept, {"t1": "technical", "t2": "technical", "b1": "behavioral"})
+    assert kinds["technical"] == pytest.approx(1.0) and kinds["behavioral"] == pytest.approx(1.0)
+    assert kinds["reference"] is None  # one row: no correlation

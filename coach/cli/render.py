@@ -357,6 +357,18 @@ def eval_report(result) -> None:
         value = m.get(key)
         table.add_row(key, "n/a" if value is None else f"{value:.3f}")
     console.print(table)
+    if m.get("by_label"):
+        levels = Table(title="Mean score by label", title_justify="left")
+        for column, justify in (("label", "left"), ("rows", "right"), ("grader", "right"), ("human", "right")):
+            levels.add_column(column, justify=justify)
+        for label, g in m["by_label"].items():
+            levels.add_row(escape(label), str(g["n"]), f"{g['grader_mean']:.1f}", f"{g['human_mean']:.1f}")
+        console.print(levels)
+    kinds = ", ".join(
+        f"{kind} {'n/a' if value is None else f'{value:.2f}'}" for kind, value in m.get("spearman_by_kind", {}).items()
+    )
+    if kinds:
+        console.print(f"Spearman by kind of question: {kinds}")
     console.print(
         f"{m['graded_by_rubric']} rows graded against the question's rubric (as `coach grade` does), "
         f"{m['graded_by_reference']} against their reference answer (no bank question_id)."
