@@ -26,9 +26,11 @@ from pathlib import Path
 import numpy as np
 
 from coach.app import Coach
-from coach.coaching.evaluate import agreement, read_csv, row_rubric
+from coach.coaching.evaluate import agreement, by_label, read_csv, row_rubric
 from coach.grading.offline import (
+    BEHAVIORAL_FEATURES,
     PARAMS_FILE,
+    SCORE_FEATURES,
     OfflineGrader,
     OfflineParams,
     score_features,
@@ -43,15 +45,10 @@ TEST_SETS = [
     "corpus/calibration/calibration.csv",
 ]
 RIDGE = 0.3  # chosen by leave-one-question-out Spearman among 0.1, 0.3, 1, 3 (0.769, 0.767, 0.759, 0.743)
-SHARED = ["coverage", "word_recall", "wrong", "specific"]
-BEHAVIORAL = ["specific", "story_shape"]
 
 
 def level_means(rows, scores) -> dict[str, float]:
-    out: dict[str, list[float]] = {}
-    for r, s in zip(rows, scores):
-        out.setdefault(r.label, []).append(s)
-    return {k: round(float(np.mean(v)), 2) for k, v in sorted(out.items())}
+    return {label: g["grader_mean"] for label, g in by_label(list(zip(scores, rows))).items()}
 
 
 def design(measures, params: OfflineParams) -> np.ndarray:
@@ -60,7 +57,9 @@ def design(measures, params: OfflineParams) -> np.ndarray:
     for m in measures:
         f = score_features(m, params)
         b = float(m.prep.rubric.kind == "behavioral")
-        out.append([1.0, *(f[k] for k in SHARED), b, *(b * f[k] for k in BEHAVIORAL)])
+        out.append(
+            [1.0, *(f[k] for k in SCORE_FEATURES), b, *(b * f[k] for k in BEHAVIORAL_FEATURES)]
+        )
     return np.array(out)
 
 
@@ -72,9 +71,9 @@ def ridge(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 def with_weights(params: OfflineParams, w: np.ndarray) -> OfflineParams:
     names = [
         "w_intercept",
-        *(f"w_{k}" for k in SHARED),
+        *(f"w_{k}" for k in SCORE_FEATURES),
         "wb_intercept",
-        *(f"wb_{k}" for k in BEHAVIORAL),
+        *(f"wb_{k}" for k in BEHAVIORAL_FEATURES),
     ]
     return replace(params, **{n: round(float(v), 3) for n, v in zip(names, w)})
 
@@ -98,10 +97,8 @@ def main() -> None:
     held_out = np.zeros(len(rows))
     for q in sorted(set(questions)):
         mask = questions == q
-        held_out[mask] = [
-            score_value(m, with_weights(base, ridge(x[~mask], human[~mask])))
-            for m in np.array(measures, dtype=object)[mask]
-        ]
+        others = with_weights(base, ridge(x[~mask], human[~mask]))  # fitted on every other question
+        held_out[mask] = [score_value(m, others) for m in np.array(measures, dtype=object)[mask]]
     best = with_weights(base, ridge(x, human))
     in_sample = [score_value(m, best) for m in measures]
     report = {

@@ -228,29 +228,32 @@ def evaluate_rows(coach, rows: list[Row], grader: str, progress=None) -> EvalRes
     return EvalResult(metrics, [s for s, _ in kept], [r for _, r in kept], failed=len(errors))
 
 
-def by_label(kept: list[tuple[float, Row]]) -> dict[str, dict]:
-    """Per `label` (a level such as excellent or confidently wrong): rows, mean grade, mean human score."""
+def _grouped(kept: list[tuple[float, Row]], key: Callable[[Row], str]) -> dict[str, list[tuple[float, float]]]:
+    """(grade, human score) pairs grouped by key(row), in key order; rows with an empty key left out."""
     groups: dict[str, list[tuple[float, float]]] = {}
     for score, row in kept:
-        if row.label:
-            groups.setdefault(row.label, []).append((score, row.human))
+        if name := key(row):
+            groups.setdefault(name, []).append((score, row.human))
+    return dict(sorted(groups.items()))
+
+
+def by_label(kept: list[tuple[float, Row]]) -> dict[str, dict]:
+    """Per `label` (a level such as excellent or confidently wrong): rows, mean grade, mean human score."""
     return {
         label: {
             "n": len(pairs),
             "grader_mean": round(float(np.mean([s for s, _ in pairs])), 2),
             "human_mean": round(float(np.mean([h for _, h in pairs])), 2),
         }
-        for label, pairs in sorted(groups.items())
+        for label, pairs in _grouped(kept, lambda row: row.label).items()
     }
 
 
 def spearman_by_kind(kept: list[tuple[float, Row]], kinds: dict[str, str]) -> dict[str, float | None]:
     """Spearman per kind of bank question (technical, system-design, behavioral); rows that name no
     bank question count as `reference`."""
-    groups: dict[str, list[tuple[float, float]]] = {}
-    for score, row in kept:
-        groups.setdefault(kinds.get(row.question_id, "reference"), []).append((score, row.human))
-    return {kind: spearman([s for s, _ in pairs], [h for _, h in pairs]) for kind, pairs in sorted(groups.items())}
+    groups = _grouped(kept, lambda row: kinds.get(row.question_id, "reference"))
+    return {kind: spearman([s for s, _ in pairs], [h for _, h in pairs]) for kind, pairs in groups.items()}
 
 
 def evaluate_file(coach, path: Path, grader: str, limit: int | None = None, split: str | None = None, progress=None):

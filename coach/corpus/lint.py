@@ -8,7 +8,7 @@ from pathlib import Path
 
 from coach.corpus.bank import corpus_dir
 from coach.corpus.dimensions import DIMENSION_TEXT
-from coach.corpus.notes import parse_note, read_examples
+from coach.corpus.notes import examples_path, parse_note, read_examples
 from coach.errors import CoachError
 from coach.models import Question
 
@@ -95,7 +95,7 @@ def check_corpus(
         for i, probe in enumerate(note.probe_items, 1):
             if not 1 <= len(probe.expects) <= MAX_EXPECTS:
                 report.problems.append(f"{where}: probe {i} has {len(probe.expects)} expected points (1-{MAX_EXPECTS})")
-        examples = notes_dir.parent / "examples" / f"{note.id}.json"
+        examples = examples_path(notes_dir, note.id)
         if path.parent == notes_dir and examples.is_file():
             try:
                 texts = {p.text.strip() for p in note.points}

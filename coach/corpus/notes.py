@@ -158,8 +158,13 @@ def load_notes(directory: Path | None = None) -> list[Note]:
         for p in sorted(directory.glob("*.md"))
     ]
     for note in notes:
-        add_examples(note, directory.parent / "examples" / f"{note.id}.json")
+        add_examples(note, examples_path(directory, note.id))
     return sorted(notes, key=lambda n: n.id)
+
+
+def examples_path(notes_dir: Path, note_id: str) -> Path:
+    """Where a note's contrastive examples live: corpus/examples/<note id>.json beside corpus/notes/."""
+    return notes_dir.parent / "examples" / f"{note_id}.json"
 
 
 def read_examples(path: Path) -> dict[str, dict[str, list]]:

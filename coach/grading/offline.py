@@ -390,10 +390,13 @@ def _measure(prep: _Prepared, vectors: np.ndarray, index: dict[str, int]) -> Mea
         for i, c in enumerate(content):
             right = vectors[[index[t] for t in [c.text, *c.says]]]
             closeness = right @ windows.T  # phrasings x windows
-            right_sims = np.where(echo > closeness.max(axis=0) + QUESTION_ECHO_MARGIN, 0.0, closeness)
+            nearest = closeness.max(axis=0)  # per window: its closeness to the point's nearest phrasing
+            right_sims = np.where(echo > nearest + QUESTION_ECHO_MARGIN, 0.0, closeness)
             if c.wrong:
-                wrong_sims = (vectors[[index[w.claim] for w in c.wrong]] @ windows.T).max(axis=0)
-                ambiguous = (wrong_sims >= KNOWN_WRONG_SIM) & (wrong_sims >= closeness.max(axis=0) - AMBIGUOUS_MARGIN)
+                # claims x windows; the first len(units) windows are the units (sentences and clauses)
+                claim_sims = vectors[[index[w.claim] for w in c.wrong]] @ windows.T
+                wrong_sims = claim_sims.max(axis=0)
+                ambiguous = (wrong_sims >= KNOWN_WRONG_SIM) & (wrong_sims >= nearest - AMBIGUOUS_MARGIN)
                 # A pair of sentences is as ambiguous as either of its sentences (the first windows).
                 n = len(prep.sentences)
                 ambiguous[len(units) :] |= ambiguous[: n - 1] | ambiguous[1:n]
@@ -404,13 +407,13 @@ def _measure(prep: _Prepared, vectors: np.ndarray, index: dict[str, int]) -> Mea
                 best_sim[i] = max(best_sim[i], float(right_sims[1:].max()) - 0.03)
             # The clause that earned the credit, or (none did: echoes, ambiguous ones) the closest one.
             earned = right_sims[:, : len(units)].max(axis=0)
-            evidence[i] = units[int((earned if earned.max() > 0 else closeness[:, : len(units)].max(axis=0)).argmax())]
+            evidence[i] = units[int((earned if earned.max() > 0 else nearest[: len(units)]).argmax())]
             # The claims model reads the point with the few clauses closest to it in meaning.
-            per_unit = closeness[:, : len(units)].max(axis=0)
+            per_unit = nearest[: len(units)]
             top = [j for j in np.argsort(-per_unit)[:JUDGE_TOP_K] if per_unit[j] >= JUDGE_MIN_SIM]
             candidates[i] = [units[j] for j in top]
             if c.wrong:
-                claim_sims = vectors[[index[w.claim] for w in c.wrong]] @ unit_vecs.T  # claims x units
+                claim_sims = claim_sims[:, : len(units)]  # claims x units
                 ok = (claim_sims >= KNOWN_WRONG_SIM) & (claim_sims >= per_unit + KNOWN_WRONG_MARGIN)
                 topic = asked | _stems(c.text)
                 for a, b in zip(*np.nonzero(ok)):
@@ -479,6 +482,11 @@ def _credits(m: Measurement, p: OfflineParams) -> tuple[np.ndarray, np.ndarray]:
 # Specific words (numbers, names, content words beyond any story's) count up to this many: enough for
 # a full answer; beyond it, more words add nothing.
 SPECIFIC_CAP = 80.0
+# The score's terms: `w_<feature>` in OfflineParams weighs each of SCORE_FEATURES for every answer,
+# `wb_<feature>` each of BEHAVIORAL_FEATURES in addition for a behavioral question (scripts/fit_offline.py
+# fits them by these names).
+SCORE_FEATURES = ("coverage", "word_recall", "wrong", "specific")
+BEHAVIORAL_FEATURES = ("specific", "story_shape")
 
 
 def score_features(m: Measurement, p: OfflineParams) -> dict[str, float]:
@@ -512,10 +520,9 @@ def score_value(m: Measurement, p: OfflineParams) -> float:
     if not len(m.weights):
         return 0.0
     f = score_features(m, p)
-    value = p.w_intercept + p.w_coverage * f["coverage"] + p.w_word_recall * f["word_recall"]
-    value += p.w_wrong * f["wrong"] + p.w_specific * f["specific"]
+    value = p.w_intercept + sum(getattr(p, f"w_{k}") * f[k] for k in SCORE_FEATURES)
     if m.prep.rubric.kind == "behavioral":
-        value += p.wb_intercept + p.wb_specific * f["specific"] + p.wb_story_shape * f["story_shape"]
+        value += p.wb_intercept + sum(getattr(p, f"wb_{k}") * f[k] for k in BEHAVIORAL_FEATURES)
     if m.reference is not None:
         closeness, recall, length = m.reference
         b = REFERENCE_BLEND
