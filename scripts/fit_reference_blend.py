@@ -1,5 +1,6 @@
 """Fit REFERENCE_BLEND (coach/grading/offline.py): how the short-reference path scores an answer from its
-closeness to the reference, its recall of the reference's content words and its relative length.
+closeness to the reference, its recall of the reference's content words, its share of the reference's
+words (function words included) and its relative length (REFERENCE_SIGNALS).
 
 Usage: .venv/bin/python scripts/fit_reference_blend.py [../shared/data/semeval2013-train/train.csv]
 
@@ -26,7 +27,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from semeval import DEFAULT_DATA, heldout_questions
 
-from coach.grading.offline import OfflineGrader
+from coach.grading.offline import REFERENCE_SIGNALS, OfflineGrader
 from coach.grading.rubric import from_reference
 from coach.search.embeddings import offline_embedder
 
@@ -53,7 +54,7 @@ def main() -> None:
     report = {
         "fitted_on": f"{int((~test).sum())} answers to {len({rows[i]['question_id'] for i in keep} - held)} questions",
         "REFERENCE_BLEND": dict(
-            zip(["intercept", "closeness", "recall", "length"], np.round(weights, 3).tolist())
+            zip(["intercept", *REFERENCE_SIGNALS], np.round(weights, 3).tolist())
         ),
     }
     for dataset in ("beetle", "scientsbank"):

@@ -129,7 +129,8 @@ def test_calibration_holdout_meets_adversarial_margin(ingested):
 def test_a_short_reference_is_scored_by_whole_answer_signals_and_other_rubrics_are_not(ingested):
     """A question with only a short reference answer (coach eval rows without a bank question_id,
     imported questions without notes) is scored by the answer's closeness to the whole reference, its
-    recall of the reference's content words and its relative length (coach.grading.offline.REFERENCE_BLEND);
+    recall of the reference's content words, its share of the reference's words and its relative length
+    (coach.grading.offline.REFERENCE_BLEND);
     a long reference (an interview answer) and a note's rubric keep the rubric score."""
     from coach.app import Coach
     from coach.grading.rubric import from_reference
@@ -150,6 +151,7 @@ def test_a_short_reference_is_scored_by_whole_answer_signals_and_other_rubrics_a
     )
     assert measured[0].reference is not None and measured[1].reference is not None
     assert measured[0].reference[1] > 0.5 > measured[1].reference[1]  # content-word recall
+    assert measured[0].reference[2] > 0.3 > measured[1].reference[2]  # reference words used
     assert measured[2].reference is None and measured[3].reference is None
     scores = [g.score for g in grader.grade_batch([(rubric, right), (rubric, wrong)])]
     assert scores[0] >= 6 and scores[1] <= 3

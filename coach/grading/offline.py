@@ -51,23 +51,32 @@ QUESTION_ECHO_MARGIN = 0.05
 AMBIGUOUS_MARGIN = 0.02
 
 
-def _stems(text: str) -> set[str]:
-    """Content words of a text cut to five letters (a crude stem: 'multiplies' meets 'multiply')."""
-    return {w[:5] for w in re.findall(r"[a-z0-9]+", text.lower()) if len(w) > 2 and w not in FUNCTION_WORDS}
+def _stems(text: str, size: int = 5) -> set[str]:
+    """Content words of a text cut to `size` letters (a crude stem: 'multiplies' meets 'multiply')."""
+    return {w[:size] for w in re.findall(r"[a-z0-9]+", text.lower()) if len(w) > 2 and w not in FUNCTION_WORDS}
+
+
+def _words(text: str) -> set[str]:
+    """Every distinct word of a text, function words included ('not', 'same', 'in' carry meaning in a
+    one-line answer)."""
+    return set(re.findall(r"[a-z0-9]+", text.lower()))
 
 
 PARAMS_FILE = Path(__file__).with_name("offline_params.json")
 # The reference-answer path for a short reference (a question with a reference answer of at most
 # SHORT_REFERENCE_WORDS words and no note: short-answer tests, one point per reference sentence) scores
-# an answer by three whole-answer signals instead of point coverage, which misses on one-line answers:
+# an answer by four whole-answer signals instead of point coverage, which misses on one-line answers:
 # its closeness to the whole reference, the share of the reference's content words (beyond the
-# question's) it uses, and its length relative to the reference's (capped at 2). Least squares on the
-# SemEval-2013 answers to the 146 questions outside bench/semeval.py's 36 (scripts/fit_reference_blend.py);
-# on those 36 it gives Pearson 0.418 (Beetle) and 0.534 (SciEntsBank) against 0.383 / 0.392 for a plain
-# cosine. A long reference (an interview answer: 150-350 words) keeps the rubric score: there the blend
-# lowered agreement (Spearman 0.745 -> 0.730 on independent.csv graded against its reference answers).
+# question's, cut to REFERENCE_STEM letters) it uses, the share of the reference's words, function
+# words included, it uses, and its length relative to the reference's (capped at 2). Least squares on
+# the SemEval-2013 answers to the 146 questions outside bench/semeval.py's 36
+# (scripts/fit_reference_blend.py); the figures on those 36 are in the README. A long reference (an
+# interview answer: 150-350 words) keeps the rubric score: there the blend lowered agreement (Spearman
+# 0.745 -> 0.730 on independent.csv graded against its reference answers).
 SHORT_REFERENCE_WORDS = 100
-REFERENCE_BLEND = {"intercept": -0.029, "closeness": 0.479, "recall": 0.419, "length": 0.112}
+REFERENCE_STEM = 4
+REFERENCE_SIGNALS = ("closeness", "recall", "words", "length")  # Measurement.reference, in order
+REFERENCE_BLEND = {"intercept": 0.015, "closeness": 0.256, "recall": 0.391, "words": 0.35, "length": 0.062}
 
 NOTICE = (
     "Offline grader: each rubric point, its usual correct phrasings and its common wrong claims are "
@@ -267,10 +276,13 @@ class OfflineGrader:
             index.setdefault(reference, len(index))
         vectors = self.embedder.embed(list(index))
         for m, reference in todo:
-            asked, said = _stems(m.prep.rubric.question), _stems(m.prep.answer)
-            closeness = float(vectors[index[m.prep.answer]] @ vectors[index[reference]])
-            length = min(len(m.prep.answer.split()) / max(1, len(reference.split())), 2.0)
-            m.reference = (closeness, _share_used(reference, asked, said), length)
+            answer = m.prep.answer
+            needed = _stems(reference, REFERENCE_STEM) - _stems(m.prep.rubric.question, REFERENCE_STEM)
+            recall = len(needed & _stems(answer, REFERENCE_STEM)) / max(1, len(needed))
+            words = len(_words(reference) & _words(answer)) / max(1, len(_words(reference)))
+            closeness = float(vectors[index[answer]] @ vectors[index[reference]])
+            length = min(len(answer.split()) / max(1, len(reference.split())), 2.0)
+            m.reference = (closeness, recall, words, length)
 
     def _judge_claims(self, measures: list[Measurement], vectors: np.ndarray, index: dict[str, int]) -> None:
         """The claims model reads each point with the answer's closest clauses (the top few by meaning):
@@ -357,8 +369,8 @@ class Measurement:
     contra_prob: np.ndarray = None  # per criterion: its highest contradiction probability (above entailment)
     contra_unit: list[str] = field(default_factory=list)
     contradiction: list[Contradiction | None] = field(default_factory=list)
-    # short reference path only: (closeness, content-word recall, length ratio), see REFERENCE_BLEND
-    reference: tuple[float, float, float] | None = None
+    # short reference path only: the REFERENCE_SIGNALS, see REFERENCE_BLEND
+    reference: tuple[float, ...] | None = None
 
 
 def split_clauses(sentence: str) -> list[str]:
@@ -524,9 +536,8 @@ def score_value(m: Measurement, p: OfflineParams) -> float:
     if m.prep.rubric.kind == "behavioral":
         value += p.wb_intercept + sum(getattr(p, f"wb_{k}") * f[k] for k in BEHAVIORAL_FEATURES)
     if m.reference is not None:
-        closeness, recall, length = m.reference
         b = REFERENCE_BLEND
-        value = 10.0 * (b["intercept"] + b["closeness"] * closeness + b["recall"] * recall + b["length"] * length)
+        value = 10.0 * (b["intercept"] + sum(b[k] * v for k, v in zip(REFERENCE_SIGNALS, m.reference)))
     if m.prep.injection:
         value *= p.injection_factor
     return round(float(np.clip(value, 0.0, 10.0)), 1)
