@@ -111,3 +111,10 @@ def test_a_sentence_as_close_to_a_wrong_claim_as_to_the_point_is_never_a_strengt
     grade = coach.offline_grader.grade(rubric, flipped)
     assert [c.status for c in grade.criteria if c.criterion_id == variety.id] != ["covered"]
     assert variety.text not in grade.strengths
+
+
+def test_the_notice_on_a_story_says_the_grade_does_not_judge_its_decisions(coach):
+    story = coach.offline_grader.grade(coach.rubric("r3-handling-failures"), FAILURE)
+    technical = coach.offline_grader.grade(coach.rubric("r2-position-bias"), FAILURE)
+    assert "not whether your decisions were good" in story.notice
+    assert "decisions" not in technical.notice and technical.notice.startswith("Offline grader")

@@ -84,6 +84,12 @@ NOTICE = (
     "(all-MiniLM-L6-v2). It catches wrong claims it has an example of, not every false statement, "
     "and it cannot judge reasoning. Set OPENAI_API_KEY or OPENAI_BASE_URL for an LLM grade."
 )
+# Measured on the blind calibration sets: a story showing bad judgement presented as good (blaming
+# another team, shipping without a test) scores about 3.5-4 offline against an interviewer's 0.6.
+STORY_NOTICE = (
+    " For a story it reads what you did and how concrete it is, not whether your decisions were good "
+    "ones: an interviewer would mark down blaming others or shipping without checks; this grade may not."
+)
 
 FUNCTION_WORDS = set(
     ["a", "an", "the", "and", "or", "but", "of", "for", "to", "in", "on", "with", "by", "from", "at", "as", "is", "are", "was", "were", "be", "been", "being", "it", "its", "this", "that", "these", "those", "then", "than", "so", "because", "which", "who", "whom", "whose", "what", "when", "where", "why", "how", "if", "while", "we", "i", "you", "they", "he", "she", "our", "my", "your", "their", "them", "us", "me", "not", "no", "can", "could", "would", "should", "will", "may", "might", "must", "do", "does", "did", "have", "has", "had", "into", "over", "under", "about", "after", "before", "between", "through", "during", "each", "per"]
@@ -669,5 +675,5 @@ def _feedback(
         grader="offline",
         model="all-MiniLM-L6-v2 (int8 ONNX)",
         flags=flags,
-        notice=NOTICE,
+        notice=NOTICE + (STORY_NOTICE if rubric.kind == "behavioral" else ""),
     )
