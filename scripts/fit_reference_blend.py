@@ -45,7 +45,7 @@ def main() -> None:
     ]
     measures = grader.measure_batch(items)
     keep = [i for i, m in enumerate(measures) if m.reference is not None]
-    x = np.array([[1.0, *measures[i].reference] for i in keep])
+    x = np.array([[1.0, *(measures[i].reference[k] for k in REFERENCE_SIGNALS)] for i in keep])
     gold = np.array([float(rows[i]["label"] == "correct") for i in keep])
     held = set(heldout_questions())
     test = np.array([rows[i]["question_id"] in held for i in keep])
@@ -57,12 +57,13 @@ def main() -> None:
             zip(["intercept", *REFERENCE_SIGNALS], np.round(weights, 3).tolist())
         ),
     }
+    closeness = 1 + REFERENCE_SIGNALS.index("closeness")
     for dataset in ("beetle", "scientsbank"):
         mask = test & np.array([rows[i]["dataset"] == dataset for i in keep])
         report[f"{dataset}_held_out"] = {
             "answers": int(mask.sum()),
             "blend_pearson": round(float(np.corrcoef(blend[mask], gold[mask])[0, 1]), 3),
-            "cosine_pearson": round(float(np.corrcoef(x[mask, 1], gold[mask])[0, 1]), 3),
+            "cosine_pearson": round(float(np.corrcoef(x[mask, closeness], gold[mask])[0, 1]), 3),
         }
     print(json.dumps(report, indent=2))
 

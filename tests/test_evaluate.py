@@ -130,7 +130,7 @@ def test_a_short_reference_is_scored_by_whole_answer_signals_and_other_rubrics_a
     """A question with only a short reference answer (coach eval rows without a bank question_id,
     imported questions without notes) is scored by the answer's closeness to the whole reference, its
     recall of the reference's content words, its share of the reference's words and its relative length
-    (coach.grading.offline.REFERENCE_BLEND);
+    (coach.grading.offline.REFERENCE_BLEND, which weights every one of REFERENCE_SIGNALS);
     a long reference (an interview answer) and a note's rubric keep the rubric score."""
     from coach.app import Coach
     from coach.grading.rubric import from_reference
@@ -150,11 +150,38 @@ def test_a_short_reference_is_scored_by_whole_answer_signals_and_other_rubrics_a
         [(rubric, right), (rubric, wrong), (coach.rubric("r2-position-bias"), right), (long, right)]
     )
     assert measured[0].reference is not None and measured[1].reference is not None
-    assert measured[0].reference[1] > 0.5 > measured[1].reference[1]  # content-word recall
-    assert measured[0].reference[2] > 0.3 > measured[1].reference[2]  # reference words used
+    assert measured[0].reference["recall"] > 0.5 > measured[1].reference["recall"]
+    assert measured[0].reference["word_share"] > 0.3 > measured[1].reference["word_share"]
     assert measured[2].reference is None and measured[3].reference is None
-    scores = [g.score for g in grader.grade_batch([(rubric, right), (rubric, wrong)])]
-    assert scores[0] >= 6 and scores[1] <= 3
+    grades = grader.grade_batch([(rubric, right), (rubric, wrong)])
+    assert grades[0].score >= 6 and grades[1].score <= 3
+    assert grades[0].notice.startswith("Offline grader: your answer is compared with the question's short reference")
+
+
+def test_the_reference_blend_weights_every_signal_and_the_question_words_are_no_evidence():
+    """REFERENCE_BLEND has a weight for each of REFERENCE_SIGNALS (the keys of Measurement.reference).
+    The word share counts function words ('not' decides this answer) but not the question's other
+    words, so an answer that repeats the question earns nothing from them."""
+    from coach.grading.offline import REFERENCE_BLEND, REFERENCE_SIGNALS, OfflineGrader
+    from coach.grading.rubric import from_reference
+    from coach.search.embeddings import offline_embedder
+
+    assert set(REFERENCE_BLEND) == {"intercept", *REFERENCE_SIGNALS}
+    negation = from_reference("row-2", "Why does bulb A not light?", "Bulb A is not in a closed path.")
+    question = "Why does bulb A stay lit when switch X is open?"
+    echo = from_reference("row-3", question, "Bulb A is still in a closed path with the battery; X is not in it.")
+    right = "Because bulb A is still in a closed path with the battery, and switch X is not in that path."
+    measured = OfflineGrader(offline_embedder()).measure_batch(
+        [
+            (negation, "Bulb A is not in a closed path."),
+            (negation, "Bulb A is in a closed path."),
+            (echo, right),
+            (echo, question),
+        ]
+    )
+    shares = [m.reference["word_share"] for m in measured]
+    assert shares[0] > shares[1]  # the only word between them is "not"
+    assert shares[2] > 0.8 > 0.3 > shares[3]  # repeating the question is not saying the answer
 
 
 def test_eval_reports_mean_scores_by_label_and_spearman_by_kind():

@@ -67,16 +67,17 @@ PARAMS_FILE = Path(__file__).with_name("offline_params.json")
 # SHORT_REFERENCE_WORDS words and no note: short-answer tests, one point per reference sentence) scores
 # an answer by four whole-answer signals instead of point coverage, which misses on one-line answers:
 # its closeness to the whole reference, the share of the reference's content words (beyond the
-# question's, cut to REFERENCE_STEM letters) it uses, the share of the reference's words, function
-# words included, it uses, and its length relative to the reference's (capped at 2). Least squares on
+# question's, cut to REFERENCE_STEM letters) it uses, the share of the reference's words it uses
+# (function words included, the question's other words left out) and its length relative to the
+# reference's (capped at 2). Least squares on
 # the SemEval-2013 answers to the 146 questions outside bench/semeval.py's 36
 # (scripts/fit_reference_blend.py); the figures on those 36 are in the README. A long reference (an
 # interview answer: 150-350 words) keeps the rubric score: there the blend lowered agreement (Spearman
 # 0.745 -> 0.730 on independent.csv graded against its reference answers).
 SHORT_REFERENCE_WORDS = 100
 REFERENCE_STEM = 4
-REFERENCE_SIGNALS = ("closeness", "recall", "words", "length")  # Measurement.reference, in order
-REFERENCE_BLEND = {"intercept": 0.015, "closeness": 0.256, "recall": 0.391, "words": 0.35, "length": 0.062}
+REFERENCE_SIGNALS = ("closeness", "recall", "word_share", "length")  # the keys of Measurement.reference
+REFERENCE_BLEND = {"intercept": -0.011, "closeness": 0.353, "recall": 0.37, "word_share": 0.279, "length": 0.074}
 
 NOTICE = (
     "Offline grader: each rubric point, its usual correct phrasings and its common wrong claims are "
@@ -89,6 +90,13 @@ NOTICE = (
 STORY_NOTICE = (
     " For a story it reads what you did and how concrete it is, not whether your decisions were good "
     "ones: an interviewer would mark down blaming others or shipping without checks; this grade may not."
+)
+# A question graded against a short reference answer (no note): no points are matched, see REFERENCE_BLEND.
+REFERENCE_NOTICE = (
+    "Offline grader: your answer is compared with the question's short reference answer as a whole: "
+    "closeness in meaning (a small local embedding model, all-MiniLM-L6-v2), the reference's words you "
+    "use, and length. It cannot judge reasoning or tell a wrong claim that uses the same words. Set "
+    "OPENAI_API_KEY or OPENAI_BASE_URL for an LLM grade."
 )
 
 FUNCTION_WORDS = set(
@@ -282,13 +290,16 @@ class OfflineGrader:
             index.setdefault(reference, len(index))
         vectors = self.embedder.embed(list(index))
         for m, reference in todo:
-            answer = m.prep.answer
-            needed = _stems(reference, REFERENCE_STEM) - _stems(m.prep.rubric.question, REFERENCE_STEM)
-            recall = len(needed & _stems(answer, REFERENCE_STEM)) / max(1, len(needed))
-            words = len(_words(reference) & _words(answer)) / max(1, len(_words(reference)))
-            closeness = float(vectors[index[answer]] @ vectors[index[reference]])
-            length = min(len(answer.split()) / max(1, len(reference.split())), 2.0)
-            m.reference = (closeness, recall, words, length)
+            answer, question = m.prep.answer, m.prep.rubric.question
+            asked = _stems(question, REFERENCE_STEM)
+            # Function words count ("not", "same"); the question's other words are no evidence.
+            needed = _words(reference) - (_words(question) - FUNCTION_WORDS)
+            m.reference = {
+                "closeness": float(vectors[index[answer]] @ vectors[index[reference]]),
+                "recall": _share_used(reference, asked, _stems(answer, REFERENCE_STEM), REFERENCE_STEM),
+                "word_share": len(needed & _words(answer)) / max(1, len(needed)),
+                "length": min(len(answer.split()) / max(1, len(reference.split())), 2.0),
+            }
 
     def _judge_claims(self, measures: list[Measurement], vectors: np.ndarray, index: dict[str, int]) -> None:
         """The claims model reads each point with the answer's closest clauses (the top few by meaning):
@@ -375,8 +386,8 @@ class Measurement:
     contra_prob: np.ndarray = None  # per criterion: its highest contradiction probability (above entailment)
     contra_unit: list[str] = field(default_factory=list)
     contradiction: list[Contradiction | None] = field(default_factory=list)
-    # short reference path only: the REFERENCE_SIGNALS, see REFERENCE_BLEND
-    reference: tuple[float, ...] | None = None
+    # short reference path only: the REFERENCE_SIGNALS by name, see REFERENCE_BLEND
+    reference: dict[str, float] | None = None
 
 
 def split_clauses(sentence: str) -> list[str]:
@@ -475,10 +486,10 @@ def _reference_text(rubric: Rubric) -> str:
     return " ".join(c.text for c in rubric.criteria if not c.dimension)
 
 
-def _share_used(text: str, asked: set[str], said: set[str]) -> float:
-    """The share of a text's content words (stems, beyond the question's own: `asked`) that the
-    answer uses anywhere (`said`, its stems)."""
-    words = _stems(text) - asked
+def _share_used(text: str, asked: set[str], said: set[str], size: int = 5) -> float:
+    """The share of a text's content words (stems of `size` letters, beyond the question's own:
+    `asked`) that the answer uses anywhere (`said`, its stems)."""
+    words = _stems(text, size) - asked
     return len(words & said) / max(1, len(words))
 
 
@@ -543,7 +554,7 @@ def score_value(m: Measurement, p: OfflineParams) -> float:
         value += p.wb_intercept + sum(getattr(p, f"wb_{k}") * f[k] for k in BEHAVIORAL_FEATURES)
     if m.reference is not None:
         b = REFERENCE_BLEND
-        value = 10.0 * (b["intercept"] + sum(b[k] * v for k, v in zip(REFERENCE_SIGNALS, m.reference)))
+        value = 10.0 * (b["intercept"] + sum(b[k] * m.reference[k] for k in REFERENCE_SIGNALS))
     if m.prep.injection:
         value *= p.injection_factor
     return round(float(np.clip(value, 0.0, 10.0)), 1)
@@ -588,7 +599,11 @@ def score(m: Measurement, p: OfflineParams) -> Grade:
     if _pasted_rubric(prep, content):
         flags.append("reads as the rubric pasted back: its sentences repeat the key points word for word")
         value = min(value, PASTED_RUBRIC_CAP)
-    return _feedback(prep.rubric, results, value, flags, corrections)
+    if m.reference is not None:
+        notice = REFERENCE_NOTICE
+    else:
+        notice = NOTICE + (STORY_NOTICE if prep.rubric.kind == "behavioral" else "")
+    return _feedback(prep.rubric, results, value, flags, corrections, notice)
 
 
 def _pasted_rubric(prep: _Prepared, content) -> bool:
@@ -644,7 +659,12 @@ DIMENSION_ADVICE = {
 
 
 def _feedback(
-    rubric: Rubric, results: list[CriterionResult], score: float, flags: list[str], corrections: list[str]
+    rubric: Rubric,
+    results: list[CriterionResult],
+    score: float,
+    flags: list[str],
+    corrections: list[str],
+    notice: str,
 ) -> Grade:
     content = [r for r in results if not r.criterion_id.startswith("dim-")]
     staff = {c.id for c in rubric.criteria if c.level == "staff"}
@@ -675,5 +695,5 @@ def _feedback(
         grader="offline",
         model="all-MiniLM-L6-v2 (int8 ONNX)",
         flags=flags,
-        notice=NOTICE + (STORY_NOTICE if rubric.kind == "behavioral" else ""),
+        notice=notice,
     )
