@@ -100,6 +100,23 @@ def test_eval_json_prints_one_object_with_the_library_metrics(home, tmp_path):
     ]  # no labels, no bank ids
 
 
+def test_a_row_with_no_reference_and_no_bank_question_is_reported_not_graded(home, tmp_path):
+    """Graded against its own question, an answer that repeats the question would score well."""
+    path = tmp_path / "noref.csv"
+    question = "Why does bulb A get dimmer when bulb B is added in series?"
+    path.write_text(
+        HEADER
+        + f'"{question}","The bulbs share the voltage, so less current flows.","They share the voltage.",4,5\n'
+        + f'"{question}","","{question}",0,5\n',
+        encoding="utf-8",
+    )
+    data = json.loads(runner.invoke(app, ["eval", str(path), "--json"]).stdout)
+    assert (data["rows"], data["failed"], data["graded_by_reference"]) == (2, 1, 1)
+    assert data["failures"] == ["no reference answer and no bank question_id: nothing to grade the answer against"]
+    report = runner.invoke(app, ["eval", str(path)])
+    assert report.exit_code == 0 and "1 of 2 rows could not be graded" in report.output
+
+
 def test_calibration_holdout_meets_adversarial_margin(ingested):
     """Every adversarial row on held-out questions scores well below that question's excellent answer."""
     from pathlib import Path

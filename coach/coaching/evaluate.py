@@ -167,6 +167,9 @@ def agreement(predicted, human) -> dict:
 # --- grading the rows --------------------------------------------------------------------------
 
 
+NOTHING_TO_GRADE_AGAINST = "no reference answer and no bank question_id: nothing to grade the answer against"
+
+
 def row_rubric(coach, row: Row) -> tuple[Rubric, str]:
     """The rubric `coach grade` would use when the row names a bank question; else its reference answer."""
     known = {q.id for q in coach.questions}
@@ -178,9 +181,13 @@ def row_rubric(coach, row: Row) -> tuple[Rubric, str]:
 def grade_rows(coach, rows: list[Row], grader: str, progress: Callable[[str, int, int], None] | None = None):
     """Per row: the score (None if it could not be graded), the path it took, and the failure if any."""
     rubrics, paths = zip(*(row_rubric(coach, r) for r in rows)) if rows else ((), ())
-    scores: list[float | None] = [0.0 if not r.answer.strip() else None for r in rows]
-    errors: dict[int, str] = {}
-    todo = [i for i, r in enumerate(rows) if r.answer.strip()]
+    # A row with neither a bank question nor a reference answer has nothing to be graded against
+    # (against its own question, an answer that repeats the question would score well).
+    errors: dict[int, str] = {
+        i: NOTHING_TO_GRADE_AGAINST for i, (r, path) in enumerate(zip(rows, paths)) if path == "reference" and not r.reference
+    }
+    scores: list[float | None] = [0.0 if not r.answer.strip() and i not in errors else None for i, r in enumerate(rows)]
+    todo = [i for i, r in enumerate(rows) if r.answer.strip() and i not in errors]
     done = len(rows) - len(todo)
     if grader == "offline":
         offline = coach.offline_grader
@@ -219,8 +226,8 @@ def evaluate_rows(coach, rows: list[Row], grader: str, progress=None) -> EvalRes
             "rows": len(rows),
             "failed": len(errors),
             "failures": sorted({e for e in errors.values()})[:5],
-            "graded_by_rubric": paths.count("rubric"),
-            "graded_by_reference": paths.count("reference"),
+            "graded_by_rubric": sum(p == "rubric" for i, p in enumerate(paths) if i not in errors),
+            "graded_by_reference": sum(p == "reference" for i, p in enumerate(paths) if i not in errors),
             "wall_seconds": round(wall, 3),
             "rows_per_second": round(len(rows) / wall, 3) if wall > 0 else None,
         }
