@@ -220,14 +220,15 @@ def evaluate_rows(coach, rows: list[Row], grader: str, progress=None) -> EvalRes
     kinds = {q.id: q.kind for q in coach.questions}
     metrics["by_label"] = by_label(kept)
     metrics["spearman_by_kind"] = spearman_by_kind(kept, kinds)
+    graded = [path for i, path in enumerate(paths) if i not in errors]
     metrics.update(
         {
             "grader": grader,
             "rows": len(rows),
             "failed": len(errors),
             "failures": sorted({e for e in errors.values()})[:5],
-            "graded_by_rubric": sum(p == "rubric" for i, p in enumerate(paths) if i not in errors),
-            "graded_by_reference": sum(p == "reference" for i, p in enumerate(paths) if i not in errors),
+            "graded_by_rubric": graded.count("rubric"),
+            "graded_by_reference": graded.count("reference"),
             "wall_seconds": round(wall, 3),
             "rows_per_second": round(len(rows) / wall, 3) if wall > 0 else None,
         }

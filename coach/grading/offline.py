@@ -51,15 +51,15 @@ QUESTION_ECHO_MARGIN = 0.05
 AMBIGUOUS_MARGIN = 0.02
 
 
-def _stems(text: str, size: int = 5) -> set[str]:
-    """Content words of a text cut to `size` letters (a crude stem: 'multiplies' meets 'multiply')."""
-    return {w[:size] for w in re.findall(r"[a-z0-9]+", text.lower()) if len(w) > 2 and w not in FUNCTION_WORDS}
-
-
 def _words(text: str) -> set[str]:
     """Every distinct word of a text, function words included ('not', 'same', 'in' carry meaning in a
     one-line answer)."""
     return set(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+def _stems(text: str, size: int = 5) -> set[str]:
+    """Content words of a text cut to `size` letters (a crude stem: 'multiplies' meets 'multiply')."""
+    return {w[:size] for w in _words(text) if len(w) > 2 and w not in FUNCTION_WORDS}
 
 
 PARAMS_FILE = Path(__file__).with_name("offline_params.json")
@@ -69,9 +69,8 @@ PARAMS_FILE = Path(__file__).with_name("offline_params.json")
 # its closeness to the whole reference, the share of the reference's content words (beyond the
 # question's, cut to REFERENCE_STEM letters) it uses, the share of the reference's words it uses
 # (function words included, the question's other words left out) and its length relative to the
-# reference's (capped at 2). Least squares on
-# the SemEval-2013 answers to the 146 questions outside bench/semeval.py's 36
-# (scripts/fit_reference_blend.py); the figures on those 36 are in the README. A long reference (an
+# reference's (capped at 2). Least squares on the SemEval-2013 answers to the 146 questions outside
+# bench/semeval.py's 36 (scripts/fit_reference_blend.py); the figures on those 36 are in the README. A long reference (an
 # interview answer: 150-350 words) keeps the rubric score: there the blend lowered agreement (Spearman
 # 0.745 -> 0.730 on independent.csv graded against its reference answers).
 SHORT_REFERENCE_WORDS = 100
