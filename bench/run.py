@@ -928,7 +928,10 @@ class Bench:
     def voice(self) -> str:
         """bench/voice.py (the settings grid left out: `python bench/voice.py` prints it), in a
         subprocess so its model load is cold and its threads do not disturb the other sections."""
-        done = run([sys.executable, str(Path(__file__).with_name("voice.py")), "--quick"], os.environ.copy())
+        done = run(
+            [sys.executable, str(Path(__file__).with_name("voice.py")), "--quick"],
+            os.environ.copy(),
+        )
         return done.check().stdout
 
     def prompt(self) -> str:

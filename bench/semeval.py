@@ -57,7 +57,10 @@ def main() -> None:
     grader = OfflineGrader(embedder)
     # Exactly what `coach eval` does for a row without a bank question_id (evaluate.row_rubric).
     items = [
-        (from_reference(f"row-{i + 2}", r["question"], r["reference_answer"] or r["question"]), r["answer"])
+        (
+            from_reference(f"row-{i + 2}", r["question"], r["reference_answer"] or r["question"]),
+            r["answer"],
+        )
         for i, r in enumerate(rows)
     ]
     started = time.perf_counter()
@@ -67,11 +70,17 @@ def main() -> None:
     answers = embedder.embed([r["answer"] for r in rows])
     cosine = (refs * answers).sum(axis=1)
     gold = np.array([10.0 if r["label"] == "correct" else 0.0 for r in rows])
-    report = {"questions_held_out": len(held), "rows": len(rows), "grade_seconds": round(seconds, 1)}
+    report = {
+        "questions_held_out": len(held),
+        "rows": len(rows),
+        "grade_seconds": round(seconds, 1),
+    }
     for dataset in sorted({r["dataset"] for r in rows}):
         idx = np.array([i for i, r in enumerate(rows) if r["dataset"] == dataset])
         # The cosine baseline's accuracy uses its best threshold on these rows (an upper bound for it).
-        cut = max(np.unique(cosine[idx]), key=lambda t: ((cosine[idx] >= t) == (gold[idx] > 0)).mean())
+        cut = max(
+            np.unique(cosine[idx]), key=lambda t: ((cosine[idx] >= t) == (gold[idx] > 0)).mean()
+        )
         report[dataset] = {
             "name": DATASETS.get(dataset, dataset),
             "questions": len({rows[i]["question_id"] for i in idx}),
@@ -82,13 +91,17 @@ def main() -> None:
             "grader_mean_correct": round(float(scores[idx][gold[idx] > 0].mean()), 2),
             "grader_mean_other": round(float(scores[idx][gold[idx] == 0].mean()), 2),
             "cosine_pearson": round(pearson(cosine[idx], gold[idx]), 3),
-            "cosine_best_accuracy": round(float(((cosine[idx] >= cut) == (gold[idx] > 0)).mean()), 3),
+            "cosine_best_accuracy": round(
+                float(((cosine[idx] >= cut) == (gold[idx] > 0)).mean()), 3
+            ),
         }
     if "--json" in sys.argv:
         print(json.dumps(report, indent=2))
         return
-    print(f"SemEval-2013 train, {report['rows']} answers to the {report['questions_held_out']} questions "
-          f"the claims model held out ({report['grade_seconds']} s to grade)")
+    print(
+        f"SemEval-2013 train, {report['rows']} answers to the {report['questions_held_out']} questions "
+        f"the claims model held out ({report['grade_seconds']} s to grade)"
+    )
     for dataset in sorted(k for k in report if isinstance(report[k], dict)):
         d = report[dataset]
         print(

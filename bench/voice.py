@@ -101,7 +101,10 @@ def voice_bench(quick: bool = False) -> str:
             "",
             table(
                 ["step", "seconds"],
-                [["import faster_whisper", f"{imported:.2f}"], ["+ load bundled tiny.en (int8)", f"{loaded:.2f}"]],
+                [
+                    ["import faster_whisper", f"{imported:.2f}"],
+                    ["+ load bundled tiny.en (int8)", f"{loaded:.2f}"],
+                ],
             ),
         ]
 
@@ -131,14 +134,34 @@ def voice_bench(quick: bool = False) -> str:
             table(
                 ["figure", "value", "target"],
                 [
-                    ["real-time factor", f"{rtf:.3f} ({elapsed:.1f} s)", f"<= {TARGET_RTF}" + (" met" if rtf <= TARGET_RTF else " MISSED")],
-                    ["one pass after the end (no live transcription), model loaded", f"{warm_wait:.1f} s", "-"],
+                    [
+                        "real-time factor",
+                        f"{rtf:.3f} ({elapsed:.1f} s)",
+                        f"<= {TARGET_RTF}" + (" met" if rtf <= TARGET_RTF else " MISSED"),
+                    ],
+                    [
+                        "one pass after the end (no live transcription), model loaded",
+                        f"{warm_wait:.1f} s",
+                        "-",
+                    ],
                     ["one pass after the end, model loaded then", f"{cold_wait:.1f} s", "-"],
                     ["filler recall (scripted fillers counted)", f"{hits}/{total}", "-"],
                     ["extra fillers counted", extra, "-"],
-                    ["content words recovered", f"{content_recall(speech.script, transcript):.0%}", "-"],
-                    ["pauses over 2 s found", f"{found}/{scripted}, worst start error {worst:.2f} s", "-"],
-                    ["wpm measured / scripted", f"{result.wpm:.0f} / {speech.words / (speech.spans[-1][1] - speech.spans[0][0]) * 60:.0f}", "-"],
+                    [
+                        "content words recovered",
+                        f"{content_recall(speech.script, transcript):.0%}",
+                        "-",
+                    ],
+                    [
+                        "pauses over 2 s found",
+                        f"{found}/{scripted}, worst start error {worst:.2f} s",
+                        "-",
+                    ],
+                    [
+                        "wpm measured / scripted",
+                        f"{result.wpm:.0f} / {speech.words / (speech.spans[-1][1] - speech.spans[0][0]) * 60:.0f}",
+                        "-",
+                    ],
                 ],
             ),
             "",
@@ -173,8 +196,17 @@ def voice_bench(quick: bool = False) -> str:
             "### Settings grid (shipped: prompt on, beam 1, VAD on)",
             "",
             table(
-                ["filler prompt", "beam", "VAD", "RTF", "filler recall", "extra fillers",
-                 "content words", "pauses found", "worst start error s"],
+                [
+                    "filler prompt",
+                    "beam",
+                    "VAD",
+                    "RTF",
+                    "filler recall",
+                    "extra fillers",
+                    "content words",
+                    "pauses found",
+                    "worst start error s",
+                ],
                 rows,
             ),
         ]
@@ -222,7 +254,9 @@ def live_to_grade(sound, speech, whisper) -> str:
         os.environ.pop("COACH_CHROMA_URL", None)
         coach = Coach(load_settings(coach_home=Path(home), coach_grader="offline"))
         coach.ensure_ingested()
-        question_id = "r2-position-bias"  # any technical question: the grade's cost is what is measured
+        question_id = (
+            "r2-position-bias"  # any technical question: the grade's cost is what is measured
+        )
         for label in ("first answer of a session (grader loads)", "a later answer"):
             live = transcribe.LiveTranscription(whisper)
             started = time.perf_counter()
@@ -250,14 +284,25 @@ def live_to_grade(sound, speech, whisper) -> str:
         [
             heading,
             "",
-            table(["answer", "-> transcript + delivery", "-> graded (saved first)", "content words", "score"], rows),
+            table(
+                [
+                    "answer",
+                    "-> transcript + delivery",
+                    "-> graded (saved first)",
+                    "content words",
+                    "score",
+                ],
+                rows,
+            ),
         ]
     )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="only the prompt on/off pair of the grid")
+    parser.add_argument(
+        "--quick", action="store_true", help="only the prompt on/off pair of the grid"
+    )
     args = parser.parse_args(argv)
     print(voice_bench(quick=args.quick))
     return 0

@@ -155,17 +155,26 @@ class Coach:
         text, truncated = truncate_words(answer)
         name = self.grader_name(grader)
         if name == "llm":
-            graded = LLMGrader(self.settings, verifier=self.offline_coverage).grade(rubric, text, self.notes_excerpt(rubric))
+            graded = LLMGrader(self.settings, verifier=self.offline_coverage).grade(
+                rubric, text, self.notes_excerpt(rubric)
+            )
         else:
             graded = self.offline_grader.grade(rubric, text)
         if truncated:
-            graded.flags.insert(0, f"graded on the first {MAX_ANSWER_WORDS} words of a longer answer")
+            graded.flags.insert(
+                0, f"graded on the first {MAX_ANSWER_WORDS} words of a longer answer"
+            )
         return graded
 
     def offline_coverage(self, rubric: Rubric, text: str) -> dict[str, str]:
         """Each criterion's status by the offline grader: the LLM grader's independent check."""
 
-        key = (rubric.question_id, rubric.kind, tuple((c.id, c.text, c.weight) for c in rubric.criteria), text)
+        key = (
+            rubric.question_id,
+            rubric.kind,
+            tuple((c.id, c.text, c.weight) for c in rubric.criteria),
+            text,
+        )
         cache = self.__dict__.setdefault("_coverage_cache", {})
         if key not in cache:
             if len(cache) >= 64:
@@ -177,7 +186,10 @@ class Coach:
     # --- the one pipeline: save -> grade -> fall back -> record ---------------------------------
     def gradable(self, question_id: str) -> bool:
         """False for an imported question nothing can grade (no note fits it, no reference answer)."""
-        return self.question(question_id).bank == "seed" or self.rubric_source(question_id).kind != "none"
+        return (
+            self.question(question_id).bank == "seed"
+            or self.rubric_source(question_id).kind != "none"
+        )
 
     def require_rubric(self, question_id: str) -> None:
         """Refuse, before anything is typed or saved, a question nothing can grade."""
@@ -187,7 +199,9 @@ class Coach:
                 "under it in its bank file and import the bank again"
             )
 
-    def save_answer(self, question_id: str, answer: str | Answer, parent_id: int | None = None) -> int:
+    def save_answer(
+        self, question_id: str, answer: str | Answer, parent_id: int | None = None
+    ) -> int:
         """Check and store an answer (typed text, or a spoken answer's transcript with its delivery)
         as pending, committed before any grading; returns its id."""
         given = Answer.of(answer)
@@ -197,19 +211,27 @@ class Coach:
         return self.history.add(question_id, text, parent_id=parent_id, delivery=given.delivery)
 
     def answer(
-        self, question_id: str, answer: str | Answer, grader: str | None = None, parent_id: int | None = None
+        self,
+        question_id: str,
+        answer: str | Answer,
+        grader: str | None = None,
+        parent_id: int | None = None,
     ) -> GradeOutcome:
         """Save the answer, then grade it; a failed grade leaves it pending and re-gradable."""
         return self.grade_attempt(self.save_answer(question_id, answer, parent_id), grader)
 
-    def answer_probe(self, probe: Probe, answer: str | Answer, grader: str | None = None) -> GradeOutcome:
+    def answer_probe(
+        self, probe: Probe, answer: str | Answer, grader: str | None = None
+    ) -> GradeOutcome:
         """Save a probe's answer in its thread (parent = the root attempt), then grade it."""
         given = Answer.of(answer)
         text = check_answer(given.text)
         if probe.attempt_id is not None:
             raise CoachError(f"probe {probe.id} is already answered (attempt {probe.attempt_id})")
         root = self.history.get(probe.root_id)
-        attempt_id = self.history.add(root.question_id, text, parent_id=root.id, delivery=given.delivery)
+        attempt_id = self.history.add(
+            root.question_id, text, parent_id=root.id, delivery=given.delivery
+        )
         probes.record_answer(self, probe, attempt_id)
         return self.grade_attempt(attempt_id, grader)
 
@@ -233,7 +255,9 @@ class Coach:
         except Exception as exc:
             # A bug, not the user's fault: the answer is kept (pending, with the reason) and the
             # error is raised so it is seen and reported rather than disguised as an endpoint failure.
-            self._failed(attempt_id, f"internal error while grading ({type(exc).__name__})", truncated)
+            self._failed(
+                attempt_id, f"internal error while grading ({type(exc).__name__})", truncated
+            )
             raise
         self.history.record_grade(attempt_id, graded)
         return GradeOutcome(attempt_id=attempt_id, grade=graded, truncated=truncated)
@@ -251,7 +275,9 @@ class Coach:
             graded = self.grade_rubric(rubric, answer, "offline")
         except CoachError as exc:
             raise CoachError(f"{message}; the offline fallback failed too ({exc})") from None
-        graded.flags.insert(0, f"LLM grade failed ({self._redact(message)}); graded offline instead")
+        graded.flags.insert(
+            0, f"LLM grade failed ({self._redact(message)}); graded offline instead"
+        )
         return graded
 
     def _failed(self, attempt_id: int, message: str, truncated: bool) -> GradeOutcome:
@@ -274,7 +300,10 @@ class Coach:
         return voice_transcribe.transcriber_for(self.settings)
 
     def spoken_answer(
-        self, audio: Audio, budget_s: float | None, live: voice_transcribe.LiveTranscription | None = None
+        self,
+        audio: Audio,
+        budget_s: float | None,
+        live: voice_transcribe.LiveTranscription | None = None,
     ) -> Answer:
         """A recording as an answer: its transcript (finished from `live`, when it was transcribed
         while being recorded) and how it was delivered. Nothing is saved here; the caller saves it
@@ -304,7 +333,9 @@ class Coach:
         seed: int | None = None,
     ) -> Question:
         """A question matching the filters, preferring ones never attempted, then the lowest scored."""
-        pool = filter_questions(self.questions, round_=round_, kind=kind, topic=topic, notes=self.notes)
+        pool = filter_questions(
+            self.questions, round_=round_, kind=kind, topic=topic, notes=self.notes
+        )
         # An imported question with no rubric cannot be graded: never offer it (its answer would be lost).
         pool = [q for q in pool if self.gradable(q.id)]
         if not pool:
@@ -344,9 +375,14 @@ def filter_questions(
         if topic:
             t = topic.lower()
             note_topics = {
-                tp.lower() for n in (notes or {}).values() if q.id in n.questions for tp in n.topics + [n.id]
+                tp.lower()
+                for n in (notes or {}).values()
+                if q.id in n.questions
+                for tp in n.topics + [n.id]
             }
-            if not (any(t in tp for tp in note_topics) or t in q.category.lower() or t in q.text.lower()):
+            if not (
+                any(t in tp for tp in note_topics) or t in q.category.lower() or t in q.text.lower()
+            ):
                 continue
         out.append(q)
     return out

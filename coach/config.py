@@ -27,26 +27,43 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(extra="ignore", case_sensitive=False)
 
-    coach_home: Path = Field(default_factory=default_home, description="Where history and the store live")
-    openai_api_key: SecretStr | None = Field(None, description="API key for OpenAI or a compatible server")
-    openai_base_url: str | None = Field(None, description="OpenAI-compatible endpoint (Ollama, vLLM, llama.cpp)")
-    coach_model: str = Field(DEFAULT_MODEL, description="Chat model used for LLM grading, probes and plans")
+    coach_home: Path = Field(
+        default_factory=default_home, description="Where history and the store live"
+    )
+    openai_api_key: SecretStr | None = Field(
+        None, description="API key for OpenAI or a compatible server"
+    )
+    openai_base_url: str | None = Field(
+        None, description="OpenAI-compatible endpoint (Ollama, vLLM, llama.cpp)"
+    )
+    coach_model: str = Field(
+        DEFAULT_MODEL, description="Chat model used for LLM grading, probes and plans"
+    )
     coach_embedder: Literal["minilm", "openai"] = Field(
         MINILM, description="minilm (bundled, offline) or openai (text-embedding-3-small)"
     )
-    coach_embedding_model: str = Field("text-embedding-3-small", description="OpenAI embedding model")
-    coach_chroma_path: Path | None = Field(None, description="Embedded Chroma directory (default COACH_HOME/chroma)")
-    coach_chroma_url: str | None = Field(None, description="Chroma server URL, e.g. http://127.0.0.1:8000")
+    coach_embedding_model: str = Field(
+        "text-embedding-3-small", description="OpenAI embedding model"
+    )
+    coach_chroma_path: Path | None = Field(
+        None, description="Embedded Chroma directory (default COACH_HOME/chroma)"
+    )
+    coach_chroma_url: str | None = Field(
+        None, description="Chroma server URL, e.g. http://127.0.0.1:8000"
+    )
     coach_grader: Literal["auto", "offline", "llm"] = Field(
         "auto", description="auto: LLM when configured, else offline"
     )
-    coach_llm_timeout: float = Field(60.0, gt=0, le=3600, description="Seconds before an LLM call times out")
+    coach_llm_timeout: float = Field(
+        60.0, gt=0, le=3600, description="Seconds before an LLM call times out"
+    )
     coach_fallback: Literal["none", "offline"] = Field(
         "none", description="offline: grade offline when the LLM grade fails"
     )
 
     coach_transcriber: Literal["local", "openai"] = Field(
-        "local", description="local: bundled Whisper, offline; openai: the endpoint's transcription API"
+        "local",
+        description="local: bundled Whisper, offline; openai: the endpoint's transcription API",
     )
     coach_whisper_model: Path | None = Field(
         None, description="A local faster-whisper model directory (default: the bundled tiny.en)"
@@ -135,7 +152,7 @@ def describe(settings: Settings) -> list[tuple[str, str, str]]:
     """(VARIABLE, shown value, source) for every setting; secrets masked."""
     file_values = {k.upper(): v for k, v in read_env_file(env_file_path()).items()}
     rows = []
-    for name, field in Settings.model_fields.items():
+    for name in Settings.model_fields:
         variable = name.upper()
         value = getattr(settings, name)
         if isinstance(value, SecretStr):

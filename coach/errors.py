@@ -9,7 +9,9 @@ class ExitCode(IntEnum):
     OK = 0
     ERROR = 1  # a user error: one line on stderr, never a traceback; nothing saved was changed
     USAGE = 2  # the command line itself is wrong (unknown option, value out of range, bad choice)
-    PENDING = 3  # the answer was saved but not graded; it stays pending for `coach regrade --pending`
+    PENDING = (
+        3  # the answer was saved but not graded; it stays pending for `coach regrade --pending`
+    )
     INTERRUPTED = 130  # Ctrl-C; everything answered so far is saved
 
 

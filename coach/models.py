@@ -27,7 +27,6 @@ class Question(BaseModel):
     bank: str = "seed"
     reference: str = ""  # a reference answer from the bank file: the rubric when no note fits
 
-
     @property
     def prompt(self) -> str:
         """The text shown to the candidate; the seed's bare topics are expanded into a question (the
@@ -109,9 +108,15 @@ class Criterion(BaseModel):
     weight: float
     source: str  # note id, "reference" or "dimension"
     dimension: bool = False  # a general quality dimension rather than a content point
-    level: Level = "core"  # "staff" points are a bonus: covering them helps, missing them does not hurt
-    says: list[str] = Field(default_factory=list)  # correct phrasings: matched like the point itself
-    wrong: list[WrongClaim] = Field(default_factory=list)  # wrong claims: matching one contradicts the point
+    level: Level = (
+        "core"  # "staff" points are a bonus: covering them helps, missing them does not hurt
+    )
+    says: list[str] = Field(
+        default_factory=list
+    )  # correct phrasings: matched like the point itself
+    wrong: list[WrongClaim] = Field(
+        default_factory=list
+    )  # wrong claims: matching one contradicts the point
 
 
 class Rubric(BaseModel):

@@ -35,7 +35,9 @@ def read_bounded(path: str | Path, limit: int, what: str, stream: BinaryIO | Non
     return raw
 
 
-def read_text(path: str | Path, limit: int, what: str, stream: BinaryIO | None = None, encoding: str = "utf-8") -> str:
+def read_text(
+    path: str | Path, limit: int, what: str, stream: BinaryIO | None = None, encoding: str = "utf-8"
+) -> str:
     """`read_bounded`, decoded: a file that is not UTF-8 text is refused with the offset of the bad byte."""
     raw = read_bounded(path, limit, what, stream)
     try:

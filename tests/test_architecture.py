@@ -12,11 +12,16 @@ PACKAGE = Path(__file__).resolve().parent.parent / "coach"
 # Lower ranks know nothing of higher ones: cli -> app -> export -> coaching -> grading -> search ->
 # (corpus, llm, storage) -> (models, config, errors).
 RANK = {  # textfile: reading a user's file with one-line errors (imports only errors)
-    "errors": 0, "clock": 0,
+    "errors": 0,
+    "clock": 0,
     "textfile": 1,
-    "models": 1, "config": 1,
-    "corpus": 2, "llm": 2, "storage": 2,
-    "search": 3, "voice": 3,
+    "models": 1,
+    "config": 1,
+    "corpus": 2,
+    "llm": 2,
+    "storage": 2,
+    "search": 3,
+    "voice": 3,
     "grading": 4,
     "coaching": 5,
     "export": 6,
@@ -96,7 +101,10 @@ def test_no_import_cycles():
         graph[name] = {n for n, _ in imports(tree) if n.startswith("coach.")}
     # A module imported as `from coach.x import y` may name a package: resolve to known modules.
     known = set(graph)
-    edges = {m: {d if d in known else d.rsplit(".", 1)[0] for d in deps} & known for m, deps in graph.items()}
+    edges = {
+        m: {d if d in known else d.rsplit(".", 1)[0] for d in deps} & known
+        for m, deps in graph.items()
+    }
     state: dict[str, int] = {}
     cycle: list[str] = []
 
@@ -104,7 +112,7 @@ def test_no_import_cycles():
         state[node] = 1
         for nxt in sorted(edges[node]):
             if state.get(nxt) == 1 and not cycle:
-                cycle.extend(trail[trail.index(nxt):] + [nxt] if nxt in trail else [node, nxt])
+                cycle.extend(trail[trail.index(nxt) :] + [nxt] if nxt in trail else [node, nxt])
             elif nxt not in state:
                 visit(nxt, trail + [nxt])
         state[node] = 2
@@ -118,7 +126,9 @@ def test_no_import_cycles():
 @pytest.mark.parametrize("library, home", sorted(ONE_HOME.items()))
 def test_each_heavy_library_is_imported_in_one_module(library, home):
     users = sorted(
-        path for path, tree in modules().items() if any(n.split(".")[0] == library for n, _ in imports(tree))
+        path
+        for path, tree in modules().items()
+        if any(n.split(".")[0] == library for n, _ in imports(tree))
     )
     assert users == [home]
 

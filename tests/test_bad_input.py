@@ -82,7 +82,9 @@ def grade_audio(recording: Callable[[Ctx], str]) -> Callable[[Ctx], list[str]]:
     return lambda ctx: ["grade", QID, "--audio", recording(ctx)]
 
 
-def with_env(setup: Callable[[Ctx], None], argv: Callable[[Ctx], list[str]]) -> Callable[[Ctx], list[str]]:
+def with_env(
+    setup: Callable[[Ctx], None], argv: Callable[[Ctx], list[str]]
+) -> Callable[[Ctx], list[str]]:
     def run(ctx: Ctx) -> list[str]:
         setup(ctx)
         return argv(ctx)
@@ -97,32 +99,114 @@ CASES = [
     ("1mb-answer", grade_bytes(b"word " * 200_000), 1, "1000 KB; the limit is 200 KB"),
     ("nul-bytes", grade_bytes(b"Position bias \x00 matters."), 1, "the answer contains NUL bytes"),
     ("invalid-utf8", grade_bytes(b"caf\xe9 \xff\xfe"), 1, "not UTF-8 text (bad byte at offset 3)"),
-    ("directory-not-file", lambda ctx: ["grade", QID, "--answer-file", str(ctx.tmp)], 1, "is a directory"),
+    (
+        "directory-not-file",
+        lambda ctx: ["grade", QID, "--answer-file", str(ctx.tmp)],
+        1,
+        "is a directory",
+    ),
     pytest.param(
-        "endless-device", lambda ctx: ["grade", QID, "-f", "/dev/zero"], 1, "/dev/zero: more than 200 KB",
-        marks=pytest.mark.skipif(not Path("/dev/zero").exists(), reason="no /dev/zero"), id="endless-device",
+        "endless-device",
+        lambda ctx: ["grade", QID, "-f", "/dev/zero"],
+        1,
+        "/dev/zero: more than 200 KB",
+        marks=pytest.mark.skipif(not Path("/dev/zero").exists(), reason="no /dev/zero"),
+        id="endless-device",
     ),
     ("missing-file", lambda ctx: ["grade", QID, "-f", str(ctx.tmp / "nope.md")], 1, "no such file"),
-    ("unknown-question", lambda ctx: ["grade", "r2-no-such-q", "-f", ctx.file(GOOD.encode())], 1, "unknown question id"),
-    ("unknown-question-rubric", lambda ctx: ["rubric", "zz-unknown"], 1, "unknown question id 'zz-unknown'"),
+    (
+        "unknown-question",
+        lambda ctx: ["grade", "r2-no-such-q", "-f", ctx.file(GOOD.encode())],
+        1,
+        "unknown question id",
+    ),
+    (
+        "unknown-question-rubric",
+        lambda ctx: ["rubric", "zz-unknown"],
+        1,
+        "unknown question id 'zz-unknown'",
+    ),
     ("unknown-attempt-show", lambda ctx: ["show", "999"], 1, "no attempt 999"),
     ("unknown-attempt-regrade", lambda ctx: ["regrade", "999"], 1, "no attempt 999"),
     ("unknown-attempt-forget", lambda ctx: ["forget", "999"], 1, "no attempt 999"),
-    ("attempt-not-a-number", lambda ctx: ["show", "three"], 2, "Invalid value for 'attempt_id': Input should be a valid integer"),
-    ("negative-limit", lambda ctx: ["history", "--limit", "-3"], 2, "Invalid value for '--limit': Input should be greater than or equal to 1"),
-    ("bad-grader", lambda ctx: ["grade", QID, "-f", ctx.file(GOOD.encode()), "--grader", "gpt"], 2, "'gpt' is not one of 'offline', 'llm'"),
-    ("mock-negative-minutes", lambda ctx: ["mock", "--round", "2", "--minutes", "-5"], 2, "Invalid value for '--minutes'"),
-    ("mock-absurd-minutes", lambda ctx: ["mock", "--round", "2", "--minutes", "100000"], 2, "Invalid value for '--minutes'"),
-    ("mock-too-many-questions", lambda ctx: ["mock", "--round", "2", "--questions", "11"], 2, "Invalid value for '--questions'"),
-    ("unknown-round", lambda ctx: ["questions", "--round", "9"], 2, "'9' is not one of '2', '3', '4', 'additional'"),
-    ("unknown-kind", lambda ctx: ["practice", "--kind", "trivia"], 2, "'trivia' is not one of 'technical', 'system-design', 'behavioral'"),
-    ("probe-count-out-of-range", lambda ctx: ["probe", "1", "--count", "4"], 2, "Invalid value for '--count'"),
-    ("plan-zero-hours", lambda ctx: ["plan", "--interview-date", "2030-01-01", "--hours-per-day", "0"], 2, "Invalid value for '--hours-per-day'"),
-    ("mock-resume-with-round", lambda ctx: ["mock", "--resume", "--round", "2"], 1, "--resume continues the last round"),
-    ("import-no-questions-markdown", lambda ctx: ["import", ctx.file(b"# Acme\nJust prose.\n", "empty.md")], 1, "empty.md: no questions found; write a .md file like '## Round 2'"),
+    (
+        "attempt-not-a-number",
+        lambda ctx: ["show", "three"],
+        2,
+        "Invalid value for 'attempt_id': Input should be a valid integer",
+    ),
+    (
+        "negative-limit",
+        lambda ctx: ["history", "--limit", "-3"],
+        2,
+        "Invalid value for '--limit': Input should be greater than or equal to 1",
+    ),
+    (
+        "bad-grader",
+        lambda ctx: ["grade", QID, "-f", ctx.file(GOOD.encode()), "--grader", "gpt"],
+        2,
+        "'gpt' is not one of 'offline', 'llm'",
+    ),
+    (
+        "mock-negative-minutes",
+        lambda ctx: ["mock", "--round", "2", "--minutes", "-5"],
+        2,
+        "Invalid value for '--minutes'",
+    ),
+    (
+        "mock-absurd-minutes",
+        lambda ctx: ["mock", "--round", "2", "--minutes", "100000"],
+        2,
+        "Invalid value for '--minutes'",
+    ),
+    (
+        "mock-too-many-questions",
+        lambda ctx: ["mock", "--round", "2", "--questions", "11"],
+        2,
+        "Invalid value for '--questions'",
+    ),
+    (
+        "unknown-round",
+        lambda ctx: ["questions", "--round", "9"],
+        2,
+        "'9' is not one of '2', '3', '4', 'additional'",
+    ),
+    (
+        "unknown-kind",
+        lambda ctx: ["practice", "--kind", "trivia"],
+        2,
+        "'trivia' is not one of 'technical', 'system-design', 'behavioral'",
+    ),
+    (
+        "probe-count-out-of-range",
+        lambda ctx: ["probe", "1", "--count", "4"],
+        2,
+        "Invalid value for '--count'",
+    ),
+    (
+        "plan-zero-hours",
+        lambda ctx: ["plan", "--interview-date", "2030-01-01", "--hours-per-day", "0"],
+        2,
+        "Invalid value for '--hours-per-day'",
+    ),
+    (
+        "mock-resume-with-round",
+        lambda ctx: ["mock", "--resume", "--round", "2"],
+        1,
+        "--resume continues the last round",
+    ),
+    (
+        "import-no-questions-markdown",
+        lambda ctx: ["import", ctx.file(b"# Acme\nJust prose.\n", "empty.md")],
+        1,
+        "empty.md: no questions found; write a .md file like '## Round 2'",
+    ),
     (
         "malformed-env",
-        with_env(lambda ctx: ctx.env_file("COACH_GRADER=offline\nthis is not an env line\n"), lambda ctx: ["history"]),
+        with_env(
+            lambda ctx: ctx.env_file("COACH_GRADER=offline\nthis is not an env line\n"),
+            lambda ctx: ["history"],
+        ),
         1,
         "bad.env: line 2 is not KEY=VALUE",
     ),
@@ -149,18 +233,34 @@ CASES = [
     ),
     (
         "unreachable-chroma-url-practice",
-        with_env(lambda ctx: ctx.env.update(COACH_CHROMA_URL=f"http://127.0.0.1:{unused_port()}"), lambda ctx: ["practice"]),
+        with_env(
+            lambda ctx: ctx.env.update(COACH_CHROMA_URL=f"http://127.0.0.1:{unused_port()}"),
+            lambda ctx: ["practice"],
+        ),
         1,
         "does not answer; start it with `chroma run --path DIR` or unset COACH_CHROMA_URL",
     ),
     (
         "chroma-url-not-http",
-        with_env(lambda ctx: ctx.env.update(COACH_CHROMA_URL="ftp://user:pw@x"), lambda ctx: ["questions", "search", "bias"]),
+        with_env(
+            lambda ctx: ctx.env.update(COACH_CHROMA_URL="ftp://user:pw@x"),
+            lambda ctx: ["questions", "search", "bias"],
+        ),
         1,
         "COACH_CHROMA_URL: not an http(s) URL: ftp://***@x",
     ),
-    ("corrupt-sqlite-history", with_env(corrupt_history, lambda ctx: ["history"]), 1, "is unreadable"),
-    ("corrupt-sqlite-grade", with_env(corrupt_history, grade_good), 1, "move it aside to start afresh"),
+    (
+        "corrupt-sqlite-history",
+        with_env(corrupt_history, lambda ctx: ["history"]),
+        1,
+        "is unreadable",
+    ),
+    (
+        "corrupt-sqlite-grade",
+        with_env(corrupt_history, grade_good),
+        1,
+        "move it aside to start afresh",
+    ),
     (
         "corrupt-chroma-dir",
         with_env(corrupt_chroma, lambda ctx: ["questions", "search", "bias"]),
@@ -175,26 +275,99 @@ CASES = [
     ),
     (
         "home-is-a-file",
-        with_env(lambda ctx: ctx.env.update(COACH_HOME=ctx.file(b"x", "home-file")), lambda ctx: ["history"]),
+        with_env(
+            lambda ctx: ctx.env.update(COACH_HOME=ctx.file(b"x", "home-file")),
+            lambda ctx: ["history"],
+        ),
         1,
         "cannot create COACH_HOME",
     ),
     ("export-to-a-directory", lambda ctx: ["history", "--export", str(ctx.tmp)], 1, "cannot write"),
-    ("import-binary-bank", lambda ctx: ["import", ctx.file(b"\x00\x01\x02", "bank.rst")], 1, "bank.rst: contains NUL bytes"),
-    ("import-latin1-bank", lambda ctx: ["import", ctx.file(b"Acme\n====\n\xe9t\xe9", "latin.rst")], 1, "latin.rst: not UTF-8"),
-    ("import-no-questions", lambda ctx: ["import", ctx.file(b"Acme\n====\n\nHello.\n", "empty.rst")], 1, "empty.rst: no questions found"),
-    ("eval-garbage-csv", lambda ctx: ["eval", ctx.file(b"a,b\n1,2\n", "x.csv")], 1, "missing column 'question'"),
+    (
+        "import-binary-bank",
+        lambda ctx: ["import", ctx.file(b"\x00\x01\x02", "bank.rst")],
+        1,
+        "bank.rst: contains NUL bytes",
+    ),
+    (
+        "import-latin1-bank",
+        lambda ctx: ["import", ctx.file(b"Acme\n====\n\xe9t\xe9", "latin.rst")],
+        1,
+        "latin.rst: not UTF-8",
+    ),
+    (
+        "import-no-questions",
+        lambda ctx: ["import", ctx.file(b"Acme\n====\n\nHello.\n", "empty.rst")],
+        1,
+        "empty.rst: no questions found",
+    ),
+    (
+        "eval-garbage-csv",
+        lambda ctx: ["eval", ctx.file(b"a,b\n1,2\n", "x.csv")],
+        1,
+        "missing column 'question'",
+    ),
     # Spoken answers: each refused before anything is saved.
-    ("audio-unsupported", grade_audio(lambda ctx: ctx.file(b"hello", "answer.txt")), 1, "unsupported audio format (.txt)"),
-    ("audio-corrupt", grade_audio(lambda ctx: ctx.file(bytes(range(256)) * 64, "answer.wav")), 1, "cannot be decoded as audio"),
-    ("audio-missing", grade_audio(lambda ctx: str(ctx.tmp / "nope.wav")), 1, "nope.wav: no such file"),
-    ("audio-too-short", grade_audio(lambda ctx: tone_wav(ctx, 1.0)), 1, "only 1.0 s of audio; an answer needs at least 3 s"),
-    ("audio-silence", grade_audio(lambda ctx: tone_wav(ctx, 5.0, amplitude=0.0)), 1, "the audio is silent"),
-    ("audio-too-long", grade_audio(lambda ctx: tone_wav(ctx, 15 * 60 + 5, rate=800)), 1, "the limit is 15:00"),
-    ("audio-and-answer-file", lambda ctx: [*grade_good(ctx), "--audio", tone_wav(ctx, 4.0)], 1, "give the answer as --answer-file"),
-    ("review-without-audio", lambda ctx: [*grade_good(ctx), "--review"], 1, "--review corrects a recording's transcript"),
-    ("voice-and-editor", lambda ctx: ["practice", "--voice", "--editor"], 1, "choose --voice or --editor"),
-    ("keep-audio-without-voice", lambda ctx: ["practice", "--keep-audio"], 1, "--review and --keep-audio go with --voice"),
+    (
+        "audio-unsupported",
+        grade_audio(lambda ctx: ctx.file(b"hello", "answer.txt")),
+        1,
+        "unsupported audio format (.txt)",
+    ),
+    (
+        "audio-corrupt",
+        grade_audio(lambda ctx: ctx.file(bytes(range(256)) * 64, "answer.wav")),
+        1,
+        "cannot be decoded as audio",
+    ),
+    (
+        "audio-missing",
+        grade_audio(lambda ctx: str(ctx.tmp / "nope.wav")),
+        1,
+        "nope.wav: no such file",
+    ),
+    (
+        "audio-too-short",
+        grade_audio(lambda ctx: tone_wav(ctx, 1.0)),
+        1,
+        "only 1.0 s of audio; an answer needs at least 3 s",
+    ),
+    (
+        "audio-silence",
+        grade_audio(lambda ctx: tone_wav(ctx, 5.0, amplitude=0.0)),
+        1,
+        "the audio is silent",
+    ),
+    (
+        "audio-too-long",
+        grade_audio(lambda ctx: tone_wav(ctx, 15 * 60 + 5, rate=800)),
+        1,
+        "the limit is 15:00",
+    ),
+    (
+        "audio-and-answer-file",
+        lambda ctx: [*grade_good(ctx), "--audio", tone_wav(ctx, 4.0)],
+        1,
+        "give the answer as --answer-file",
+    ),
+    (
+        "review-without-audio",
+        lambda ctx: [*grade_good(ctx), "--review"],
+        1,
+        "--review corrects a recording's transcript",
+    ),
+    (
+        "voice-and-editor",
+        lambda ctx: ["practice", "--voice", "--editor"],
+        1,
+        "choose --voice or --editor",
+    ),
+    (
+        "keep-audio-without-voice",
+        lambda ctx: ["practice", "--keep-audio"],
+        1,
+        "--review and --keep-audio go with --voice",
+    ),
 ]
 
 
@@ -202,7 +375,9 @@ def seed(home: Path) -> list[dict]:
     """Two attempts already in history: one graded, one pending. Returns their stored form."""
     with Storage.open(home / "history.sqlite") as storage:
         graded = storage.attempts.add(QID, "A seeded answer about position bias and clicks.")
-        storage.attempts.record_grade(graded, Grade(score=5.5, verdict="Partial.", criteria=[], grader="offline"))
+        storage.attempts.record_grade(
+            graded, Grade(score=5.5, verdict="Partial.", criteria=[], grader="offline")
+        )
         pending = storage.attempts.add(QID, "A seeded answer that is still pending.")
         storage.attempts.record_failure(pending, "earlier failure")
     return stored(home, 2)
@@ -210,13 +385,20 @@ def seed(home: Path) -> list[dict]:
 
 def stored(home: Path, upto: int) -> list[dict]:
     with Storage.open(home / "history.sqlite") as storage:
-        return [a.model_dump() for a in sorted(storage.attempts.list(), key=lambda a: a.id) if a.id <= upto]
+        return [
+            a.model_dump()
+            for a in sorted(storage.attempts.list(), key=lambda a: a.id)
+            if a.id <= upto
+        ]
 
 
 @pytest.mark.parametrize(
-    "name, setup, code, message", [c if hasattr(c, "marks") else pytest.param(*c, id=c[0]) for c in CASES]
+    "name, setup, code, message",
+    [c if hasattr(c, "marks") else pytest.param(*c, id=c[0]) for c in CASES],
 )
-def test_bad_input_gives_one_line_and_keeps_history(home, tmp_path, monkeypatch, name, setup, code, message):
+def test_bad_input_gives_one_line_and_keeps_history(
+    home, tmp_path, monkeypatch, name, setup, code, message
+):
     before = seed(home)
     db = home / "history.sqlite"
     ctx = Ctx(home=home, tmp=tmp_path / "work", env={})
@@ -229,7 +411,9 @@ def test_bad_input_gives_one_line_and_keeps_history(home, tmp_path, monkeypatch,
     result = CliRunner().invoke(app, argv)
 
     assert result.exit_code == code, result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(
+        result.exception
+    )
     assert "Traceback" not in result.output
     lines = result.stderr.splitlines()
     if code == 2:  # Click's usage error: the usage line, a hint, then one "Error:" line
@@ -250,7 +434,9 @@ def test_a_damaged_grade_row_does_not_hide_the_rest(home):
     """One unreadable stored grade: history and show still work, and say how to recover."""
     before = seed(home)
     with Storage.open(home / "history.sqlite") as storage:
-        storage.database.connection.execute("UPDATE attempts SET grade_json = '{not json' WHERE id = 1")
+        storage.database.connection.execute(
+            "UPDATE attempts SET grade_json = '{not json' WHERE id = 1"
+        )
     runner = CliRunner()
 
     listing = runner.invoke(app, ["history"])
@@ -277,7 +463,7 @@ def _readonly_command(home: Path, argv: list[str]) -> list[str]:
         return argv
     if not shutil.which("unshare"):
         pytest.skip("running as root without unshare: cannot make a read-only directory")
-    probe = subprocess.run(["unshare", "-m", "true"], capture_output=True)
+    probe = subprocess.run(["unshare", "-m", "true"], check=False, capture_output=True)
     if probe.returncode != 0:
         pytest.skip(f"cannot create a mount namespace here: {probe.stderr.decode().strip()}")
     script = 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" "$0" && exec "$@"'
@@ -300,7 +486,12 @@ def test_read_only_home(home, tmp_path, args):
     db_bytes = (home / "history.sqlite").read_bytes()
     try:
         done = subprocess.run(
-            _readonly_command(home, argv), capture_output=True, text=True, env=env, timeout=120
+            _readonly_command(home, argv),
+            check=False,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
         )
     finally:
         home.chmod(0o755)

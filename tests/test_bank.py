@@ -35,14 +35,50 @@ def test_every_seed_question_is_parsed():
     "qid, round_, kind, source, category",
     [
         ("r2-position-bias", "2", "technical", "reported", "Practical ML Applications"),
-        ("r2-diversity-home-page-recommendation", "2", "technical", "reported", "Practical ML Applications"),
-        ("r3-take-user-history-account-task", "3", "technical", "reported", "Practical ML Applications"),
-        ("r4-end-ml-system-design", "4", "system-design", "predicted", "End-to-End ML System Design"),
+        (
+            "r2-diversity-home-page-recommendation",
+            "2",
+            "technical",
+            "reported",
+            "Practical ML Applications",
+        ),
+        (
+            "r3-take-user-history-account-task",
+            "3",
+            "technical",
+            "reported",
+            "Practical ML Applications",
+        ),
+        (
+            "r4-end-ml-system-design",
+            "4",
+            "system-design",
+            "predicted",
+            "End-to-End ML System Design",
+        ),
         ("r3-handling-failures", "3", "behavioral", "predicted", "Handling Failures"),
-        ("r4-culture-fit-startups-big-tech", "4", "behavioral", "predicted", "Culture Fit - Startups vs Big Tech"),
+        (
+            "r4-culture-fit-startups-big-tech",
+            "4",
+            "behavioral",
+            "predicted",
+            "Culture Fit - Startups vs Big Tech",
+        ),
         ("r2-scaling-ml-systems", "2", "system-design", "predicted", "Scaling ML Systems"),
-        ("add-reproducibility-machine-learning-experiments", "additional", "technical", "predicted", "Technical Skills"),
-        ("r3-mentor-junior-researchers-engineers-help", "3", "behavioral", "predicted", "Team Leadership and Mentorship"),
+        (
+            "add-reproducibility-machine-learning-experiments",
+            "additional",
+            "technical",
+            "predicted",
+            "Technical Skills",
+        ),
+        (
+            "r3-mentor-junior-researchers-engineers-help",
+            "3",
+            "behavioral",
+            "predicted",
+            "Team Leadership and Mentorship",
+        ),
     ],
 )
 def test_spot_checks(qid, round_, kind, source, category):
@@ -58,14 +94,20 @@ def test_ids_are_stable_across_parses():
 
 def test_follow_ups_point_at_the_opening_question():
     q = {q.id: q for q in shipped_bank().questions}
-    assert q["r3-integrate-user-embedding-downstream-task"].follows == "r3-scalability-design-user-embeddings-useful"
+    assert (
+        q["r3-integrate-user-embedding-downstream-task"].follows
+        == "r3-scalability-design-user-embeddings-useful"
+    )
     assert q["r3-scalability-design-user-embeddings-useful"].follows is None
     assert q["r2-popularity-bias"].follows is None
 
 
 def test_tips_become_notes_not_questions():
     bank = shipped_bank()
-    assert [t.id for t in bank.tips] == ["tips-chatgpt-additional-preparation-tips", "tips-deepseek-tips-preparation"]
+    assert [t.id for t in bank.tips] == [
+        "tips-chatgpt-additional-preparation-tips",
+        "tips-deepseek-tips-preparation",
+    ]
     assert not any("Emphasize scalability" in q.text for q in bank.questions)
 
 
@@ -178,7 +220,9 @@ def test_a_markdown_bank_is_parsed_exactly(tmp_path):
         "L2 adds the sum of squared weights and shrinks all weights smoothly."
     )
     # A user's own question is shown as written: no wording is appended to a bare topic.
-    bare = load_bank_file(_write(tmp_path, "t.md", "## Round 2\n- Position bias\n"), bank="t").questions[0]
+    bare = load_bank_file(
+        _write(tmp_path, "t.md", "## Round 2\n- Position bias\n"), bank="t"
+    ).questions[0]
     assert bare.prompt == "Position bias"
 
 
@@ -190,10 +234,14 @@ def _write(tmp_path, name, text):
 
 def test_an_unrecognised_file_gets_a_one_line_error_with_an_example(tmp_path):
     with pytest.raises(CoachError) as err:
-        load_bank_file(_write(tmp_path, "list.md", "Round 2: Technical\n1. What is overfitting?\n"), bank="x")
+        load_bank_file(
+            _write(tmp_path, "list.md", "Round 2: Technical\n1. What is overfitting?\n"), bank="x"
+        )
     message = str(err.value)
     assert "\n" not in message
-    assert message.startswith(f"{tmp_path / 'list.md'}: no questions found; write a .md file like '## Round 2'")
+    assert message.startswith(
+        f"{tmp_path / 'list.md'}: no questions found; write a .md file like '## Round 2'"
+    )
 
 
 def test_import_reports_each_rubric_source_and_refuses_ungradable_questions(ingested, tmp_path):
@@ -209,25 +257,40 @@ def test_import_reports_each_rubric_source_and_refuses_ungradable_questions(inge
     sources = {q.id: coach.rubric_source(q.id) for q in coach.questions if q.bank == "acme"}
     assert {qid: (s.kind, s.note_ids, s.like) for qid, s in sources.items()} == {
         "acme-r2-bias-variance-trade-off": ("none", [], ""),
-        "acme-r2-popularity-bias-recommender-systems-correct": ("borrowed", ["popularity-bias"], "r2-popularity-bias"),
+        "acme-r2-popularity-bias-recommender-systems-correct": (
+            "borrowed",
+            ["popularity-bias"],
+            "r2-popularity-bias",
+        ),
         "acme-r2-difference-between-l1-l2-regularisation": ("reference", [], ""),
         "acme-r3-disagreed-manager": ("none", [], ""),
     }
     assert "2 question(s) have no rubric and cannot be graded" in result.output
     assert "its reference answer" in result.output and "(similarity 0.78)" in result.output
     # The bias-variance question is not graded against the bias notes: it is refused, nothing saved.
-    answer = _write(tmp_path, "a.md", "Bias is error from a too-simple model; variance is sensitivity to the sample.")
-    refused = CliRunner().invoke(app, ["grade", "acme-r2-bias-variance-trade-off", "-f", str(answer)])
+    answer = _write(
+        tmp_path,
+        "a.md",
+        "Bias is error from a too-simple model; variance is sensitivity to the sample.",
+    )
+    refused = CliRunner().invoke(
+        app, ["grade", "acme-r2-bias-variance-trade-off", "-f", str(answer)]
+    )
     assert refused.exit_code == 1
     assert "has no rubric, so it cannot be graded" in refused.output
     assert coach.history.list() == []
     listed = CliRunner().invoke(app, ["questions", "--source", "acme"])
     assert listed.output.count("acme-r") == 4
-    graded = CliRunner().invoke(app, ["grade", "acme-r2-difference-between-l1-l2-regularisation", "-f", str(answer), "--json"])
+    graded = CliRunner().invoke(
+        app,
+        ["grade", "acme-r2-difference-between-l1-l2-regularisation", "-f", str(answer), "--json"],
+    )
     assert graded.exit_code == 0, graded.output
-    assert [c.source for c in coach.rubric("acme-r2-difference-between-l1-l2-regularisation").criteria if not c.dimension] == [
-        "reference", "reference"
-    ]
+    assert [
+        c.source
+        for c in coach.rubric("acme-r2-difference-between-l1-l2-regularisation").criteria
+        if not c.dimension
+    ] == ["reference", "reference"]
 
 
 def test_only_a_question_no_note_serves_needs_the_store(ingested, tmp_path, monkeypatch):
@@ -243,13 +306,19 @@ def test_only_a_question_no_note_serves_needs_the_store(ingested, tmp_path, monk
     assert CliRunner().invoke(app, ["import", str(path)]).exit_code == 0
     port = unused_port()
     monkeypatch.setenv("COACH_CHROMA_URL", f"http://127.0.0.1:{port}")
-    answer = _write(tmp_path, "a.md", "Popular items get shown more, so they get clicked more, and the loop feeds itself.")
+    answer = _write(
+        tmp_path,
+        "a.md",
+        "Popular items get shown more, so they get clicked more, and the loop feeds itself.",
+    )
 
     shipped = CliRunner().invoke(app, ["grade", "r2-popularity-bias", "-f", str(answer)])
     assert shipped.exit_code == 0, shipped.output
     # The borrowed rubric is looked up before the answer is saved (a question nothing can grade is
     # refused up front), so an unreachable store refuses it with one line; the answer file is untouched.
-    borrowed = CliRunner().invoke(app, ["grade", "acme-r2-popularity-bias-recommender-systems-correct", "-f", str(answer)])
+    borrowed = CliRunner().invoke(
+        app, ["grade", "acme-r2-popularity-bias-recommender-systems-correct", "-f", str(answer)]
+    )
     assert borrowed.exit_code == 1
     assert f"Chroma server at http://127.0.0.1:{port} does not answer" in borrowed.output
     assert [(a.id, a.status) for a in Coach().history.list()] == [(1, "graded")]

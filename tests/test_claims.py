@@ -210,7 +210,9 @@ def test_a_clause_stating_a_known_wrong_claim_contradicts_its_point_and_is_corre
 
     ips = [c for c in wrong.criteria if "inverse propensity" in c.text]
     assert [c.status for c in ips] == ["contradicted"]
-    said = [g for g in wrong.gaps if g.startswith("You said") and "IPS divides by the propensity" in g]
+    said = [
+        g for g in wrong.gaps if g.startswith("You said") and "IPS divides by the propensity" in g
+    ]
     assert len(said) == 1 and "multiplies each example's loss by the item's popularity" in said[0]
     assert not any("inverse propensity" in s for s in wrong.strengths)
     assert [c.status for c in right.criteria if "inverse propensity" in c.text] != ["contradicted"]
@@ -227,10 +229,20 @@ def test_a_clause_stating_an_example_wrong_claim_is_shown_with_the_claim_and_the
 
     coach = Coach()
     rubric = coach.rubric("r2-popularity-bias")
-    point = next(c for c in rubric.criteria if c.text.startswith("Distinguishes genuine popularity"))
-    claim = "I'd drop all popularity counts from the ranker so every item competes on equal footing."
-    assert claim in [w.claim for w in point.wrong] and not next(w for w in point.wrong if w.claim == claim).correction
-    answer = RIGHT_POPULARITY + " To remove the bias, I would drop every popularity count from the ranker, so all items compete on equal footing."
+    point = next(
+        c for c in rubric.criteria if c.text.startswith("Distinguishes genuine popularity")
+    )
+    claim = (
+        "I'd drop all popularity counts from the ranker so every item competes on equal footing."
+    )
+    assert (
+        claim in [w.claim for w in point.wrong]
+        and not next(w for w in point.wrong if w.claim == claim).correction
+    )
+    answer = (
+        RIGHT_POPULARITY
+        + " To remove the bias, I would drop every popularity count from the ranker, so all items compete on equal footing."
+    )
     grade = coach.offline_grader.grade(rubric, answer)
     assert [c.status for c in grade.criteria if c.criterion_id == point.id] == ["contradicted"]
     said = [g for g in grade.gaps if g.startswith("You said")]

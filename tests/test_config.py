@@ -15,7 +15,9 @@ def test_defaults_grade_offline(home):
 
 def test_env_file_and_environment_sources(home, tmp_path, monkeypatch):
     env = tmp_path / "my.env"
-    env.write_text("COACH_MODEL=llama3.1\nOPENAI_BASE_URL=http://127.0.0.1:11434/v1\n", encoding="utf-8")
+    env.write_text(
+        "COACH_MODEL=llama3.1\nOPENAI_BASE_URL=http://127.0.0.1:11434/v1\n", encoding="utf-8"
+    )
     monkeypatch.setenv("COACH_ENV_FILE", str(env))
     monkeypatch.setenv("OPENAI_API_KEY", "sk-proj-SECRETSECRET9876")
     s = load_settings()
@@ -28,7 +30,8 @@ def test_env_file_and_environment_sources(home, tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "secret, shown", [("sk-proj-abcdefgh1234", "sk-...1234"), ("short", "****"), ("tokenvalue99", "...ue99")]
+    "secret, shown",
+    [("sk-proj-abcdefgh1234", "sk-...1234"), ("short", "****"), ("tokenvalue99", "...ue99")],
 )
 def test_mask(secret, shown):
     assert mask(secret) == shown
@@ -36,7 +39,12 @@ def test_mask(secret, shown):
 
 @pytest.mark.parametrize(
     "variable, value",
-    [("COACH_LLM_TIMEOUT", "soon"), ("COACH_GRADER", "magic"), ("COACH_EMBEDDER", "bert"), ("COACH_LLM_TIMEOUT", "-1")],
+    [
+        ("COACH_LLM_TIMEOUT", "soon"),
+        ("COACH_GRADER", "magic"),
+        ("COACH_EMBEDDER", "bert"),
+        ("COACH_LLM_TIMEOUT", "-1"),
+    ],
 )
 def test_malformed_value_names_the_variable(home, monkeypatch, variable, value):
     monkeypatch.setenv(variable, value)

@@ -52,14 +52,18 @@ draft: true
 
 def test_draft_a_note_for_an_imported_question(ingested, tmp_path, monkeypatch):
     bank = tmp_path / "acme.md"
-    bank.write_text("# Acme\n## Round 2\n- What is the bias-variance trade-off?\n", encoding="utf-8")
+    bank.write_text(
+        "# Acme\n## Round 2\n- What is the bias-variance trade-off?\n", encoding="utf-8"
+    )
     runner = CliRunner()
     assert runner.invoke(app, ["import", str(bank)]).exit_code == 0
     assert Coach().rubric_source(QID).kind == "none"
 
     unchecked = runner.invoke(app, ["corpus", "check"])
     assert unchecked.exit_code == 1
-    assert f"question {QID} has no key points: add a reference answer in its bank" in " ".join(unchecked.output.split())
+    assert f"question {QID} has no key points: add a reference answer in its bank" in " ".join(
+        unchecked.output.split()
+    )
 
     refused = runner.invoke(app, ["notes", "draft", QID])
     assert refused.exit_code == 1 and "drafting a note needs an LLM" in refused.output

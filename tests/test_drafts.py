@@ -26,7 +26,9 @@ class Keyboard:
 
 
 def test_ctrl_c_keeps_a_draft_and_the_next_practice_restores_it(ingested, monkeypatch):
-    monkeypatch.setattr(interactive.sys, "stdin", Keyboard("Clicks on top slots are inflated.", "I would", None))
+    monkeypatch.setattr(
+        interactive.sys, "stdin", Keyboard("Clicks on top slots are inflated.", "I would", None)
+    )
     coach = Coach()
     with pytest.raises(KeyboardInterrupt):
         interactive.run_practice(coach, None, None, None, QID, "offline", False)
@@ -35,7 +37,9 @@ def test_ctrl_c_keeps_a_draft_and_the_next_practice_restores_it(ingested, monkey
     assert coach.history.list() == []  # a draft is not an attempt
 
     monkeypatch.setattr(
-        interactive.sys, "stdin", Keyboard("y", "estimate propensities with randomised swaps.", ".", "q")
+        interactive.sys,
+        "stdin",
+        Keyboard("y", "estimate propensities with randomised swaps.", ".", "q"),
     )
     interactive.run_practice(coach, None, None, None, QID, "offline", False)
     (attempt,) = coach.history.list()
@@ -49,7 +53,9 @@ def test_ctrl_c_keeps_a_draft_and_the_next_practice_restores_it(ingested, monkey
 def test_declining_the_draft_starts_afresh_and_keeps_nothing_old(ingested, monkeypatch):
     coach = Coach()
     coach.drafts.save(QID, "An old half answer.")
-    monkeypatch.setattr(interactive.sys, "stdin", Keyboard("", "A new answer about position bias.", ".", "q"))
+    monkeypatch.setattr(
+        interactive.sys, "stdin", Keyboard("", "A new answer about position bias.", ".", "q")
+    )
     interactive.run_practice(coach, None, None, None, QID, "offline", False)
     assert [a.answer for a in coach.history.list()] == ["A new answer about position bias."]
     assert coach.drafts.get(QID) is None

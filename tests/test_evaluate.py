@@ -112,7 +112,9 @@ def test_a_row_with_no_reference_and_no_bank_question_is_reported_not_graded(hom
     )
     data = json.loads(runner.invoke(app, ["eval", str(path), "--json"]).stdout)
     assert (data["rows"], data["failed"], data["graded_by_reference"]) == (2, 1, 1)
-    assert data["failures"] == ["no reference answer and no bank question_id: nothing to grade the answer against"]
+    assert data["failures"] == [
+        "no reference answer and no bank question_id: nothing to grade the answer against"
+    ]
     report = runner.invoke(app, ["eval", str(path)])
     assert report.exit_code == 0 and "1 of 2 rows could not be graded" in report.output
 
@@ -172,7 +174,9 @@ def test_a_short_reference_is_scored_by_whole_answer_signals_and_other_rubrics_a
     assert measured[2].reference is None and measured[3].reference is None
     grades = grader.grade_batch([(rubric, right), (rubric, wrong)])
     assert grades[0].score >= 6 and grades[1].score <= 3
-    assert grades[0].notice.startswith("Offline grader: your answer is compared with the question's short reference")
+    assert grades[0].notice.startswith(
+        "Offline grader: your answer is compared with the question's short reference"
+    )
 
 
 def test_the_reference_blend_weights_every_signal_and_the_question_words_are_no_evidence():
@@ -184,9 +188,13 @@ def test_the_reference_blend_weights_every_signal_and_the_question_words_are_no_
     from coach.search.embeddings import offline_embedder
 
     assert set(REFERENCE_BLEND) == {"intercept", *REFERENCE_SIGNALS}
-    negation = from_reference("row-2", "Why does bulb A not light?", "Bulb A is not in a closed path.")
+    negation = from_reference(
+        "row-2", "Why does bulb A not light?", "Bulb A is not in a closed path."
+    )
     question = "Why does bulb A stay lit when switch X is open?"
-    echo = from_reference("row-3", question, "Bulb A is still in a closed path with the battery; X is not in it.")
+    echo = from_reference(
+        "row-3", question, "Bulb A is still in a closed path with the battery; X is not in it."
+    )
     right = "Because bulb A is still in a closed path with the battery, and switch X is not in that path."
     measured = OfflineGrader(offline_embedder()).measure_batch(
         [

@@ -158,7 +158,10 @@ def test_options_are_checked(minutes, questions, message):
     "args, message",
     [
         (("2", None, None, True), "resuming continues the last round as it was"),
-        ((None, None, None, False), "choose a round (2, 3, 4 or additional), or resume the last one"),
+        (
+            (None, None, None, False),
+            "choose a round (2, 3, 4 or additional), or resume the last one",
+        ),
         ((None, None, None, True), "no unfinished mock round to resume"),
         (("9", None, None, False), "no questions in round '9'; rounds are 2, 3, 4, additional"),
         (
@@ -539,7 +542,11 @@ def test_cli_ctrl_c_saves_and_resume_finishes(ingested, monkeypatch):
     assert second.exit_code == 0, second.output
     assert "Resumed: 1 of 1 questions answered already." in second.output
     assert "Question 1/1" not in second.output  # the answered question is not asked again
-    assert sorted((a.id, a.parent_id) for a in history.attempts.list()) == [(1, None), (2, 1), (3, 1)]
+    assert sorted((a.id, a.parent_id) for a in history.attempts.list()) == [
+        (1, None),
+        (2, 1),
+        (3, 1),
+    ]
     history.close()
 
 
@@ -552,15 +559,21 @@ def test_quit_during_the_last_follow_up_finishes_the_round(coach):
     assert coach.storage.rounds.get(session.id).state == "finished"
 
 
-def test_export_given_at_the_start_survives_a_pause_and_mock_show_shows_it_again(ingested, tmp_path):
+def test_export_given_at_the_start_survives_a_pause_and_mock_show_shows_it_again(
+    ingested, tmp_path
+):
     card = tmp_path / "card.md"
     first = runner.invoke(
-        app, ["mock", "--round", "2", "--questions", "2", "--minutes", "60", "--export", str(card)],
+        app,
+        ["mock", "--round", "2", "--questions", "2", "--minutes", "60", "--export", str(card)],
         input=f"{ANSWER}\n.\n:quit\n",
     )
     assert first.exit_code == 0, first.output
     flat = " ".join(first.output.split())
-    assert f"Round 2 mock paused with 1 of 2 questions answered. Resume with `coach mock --resume`; the scorecard will go to {card}" in flat
+    assert (
+        f"Round 2 mock paused with 1 of 2 questions answered. Resume with `coach mock --resume`; the scorecard will go to {card}"
+        in flat
+    )
     assert not card.exists()
 
     second = runner.invoke(

@@ -300,7 +300,9 @@ def test_a_strong_answer_is_not_re_attempted_again_and_again(coach):
     not every few days for the point; never-attempted questions are named before it."""
     add_attempt(coach.history, PB, 9.6, WEAK_WHEN, {"position-bias/1": "missed"})
     plan = build_plan(coach, TODAY + timedelta(days=21), 2.0, today=TODAY)
-    reviews = [d.day for d in plan.days for i in d.items if i.kind == "review" and i.question_ids == [PB]]
+    reviews = [
+        d.day for d in plan.days for i in d.items if i.kind == "review" and i.question_ids == [PB]
+    ]
     assert len(reviews) <= 1
     first_new = next(i for i in plan.days[0].items if i.kind == "new")
     assert first_new.title.startswith("New question ")
@@ -377,7 +379,12 @@ def test_plan_puts_weak_topics_first(coach):
     # All three answers are due; the 2.0 (Again) and 5.0 (Hard) come first, lowest score first; the
     # strong 9.0 waits until the day's new questions are placed (the day is full, so not today).
     assert [i.question_ids[0] for i in day0.items if i.kind == "review"] == [PB, MENTOR]
-    strong = [d.day for d in plan.days for i in d.items if i.kind == "review" and i.question_ids == [DIFFUSION]]
+    strong = [
+        d.day
+        for d in plan.days
+        for i in d.items
+        if i.kind == "review" and i.question_ids == [DIFFUSION]
+    ]
     assert len(strong) <= 1
     notes = [i.note_id for d in plan.days for i in d.items if i.kind == "note"]
     assert notes[0] == "position-bias"  # the note that serves the weakest answer

@@ -111,7 +111,9 @@ def test_offline_probes_target_the_biggest_gaps_then_quote_a_claim(coach, root):
     note_probes = {b.text: b.expects for b in coach.notes["position-bias"].probe_items}
     for p in missed:
         assert [t.text for t in p.targets] == note_probes[p.text]
-        assert p.target_ids == [f"{probed[missed.index(p)][0]}#{k}" for k in range(1, len(p.targets) + 1)]
+        assert p.target_ids == [
+            f"{probed[missed.index(p)][0]}#{k}" for k in range(1, len(p.targets) + 1)
+        ]
     assert all(p.source == "note:position-bias" for p in missed)
 
 
@@ -421,7 +423,9 @@ def test_unusable_llm_probes_follow_coach_fallback(coach, root, monkeypatch, fal
     monkeypatch.setenv("COACH_FALLBACK", fallback)
     coach = Coach()
     llm.set_chat_model_factory(
-        lambda settings: FakeChatModel(text_reply("Ask about propensities."), text_reply("Still prose."))
+        lambda settings: FakeChatModel(
+            text_reply("Ask about propensities."), text_reply("Still prose.")
+        )
     )
     reason = "the model's probes were malformed twice: no tool call and no JSON object in the reply"
 
@@ -432,10 +436,7 @@ def test_unusable_llm_probes_follow_coach_fallback(coach, root, monkeypatch, fal
     else:
         probe_set = next_probes(coach, root.id, 2, "llm")
         assert probe_set.source == "offline"
-        assert (
-            probe_set.notice
-            == f"LLM probes failed ({reason}); chose them offline instead"
-        )
+        assert probe_set.notice == f"LLM probes failed ({reason}); chose them offline instead"
         assert [p.kind for p in probe_set.probes] == ["missed", "claim"]
     coach.close()
 

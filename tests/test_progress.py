@@ -58,7 +58,13 @@ def history_of_seven(history):
         ([7.0], ["a"], [7.0], None, 7.0),
         ([2.0, 4.0], ["a", "a"], [2.0, 4.0], 2.0, 3.0),
         # Six answers to three questions: each rose by 2 or 4; the trend is their mean.
-        ([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], ["a", "b", "c", "a", "b", "c"], [2.0, 3.0, 4.0, 5.0, 6.0], 3.0, 3.5),
+        (
+            [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+            ["a", "b", "c", "a", "b", "c"],
+            [2.0, 3.0, 4.0, 5.0, 6.0],
+            3.0,
+            3.5,
+        ),
         # A strong answer to one question, then a weak first answer to another: not a decline.
         ([6.7, 9.6, 3.0], ["a", "a", "b"], [6.7, 9.6, 3.0], 2.9, 6.43),
         ([9.0, 8.0, 3.0], ["a", "b", "c"], [9.0, 8.0, 3.0], None, 6.67),

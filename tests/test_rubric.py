@@ -38,7 +38,10 @@ def test_every_seed_rubric_holds_only_points_tagged_for_its_question(question):
 
 
 def test_the_user_embedding_and_history_questions_each_get_their_own_rubric():
-    texts = {q: frozenset(c.text for c in rubric_for(q).criteria if not c.dimension) for q in USER_EMBEDDING_QUESTIONS}
+    texts = {
+        q: frozenset(c.text for c in rubric_for(q).criteria if not c.dimension)
+        for q in USER_EMBEDDING_QUESTIONS
+    }
     for a in USER_EMBEDDING_QUESTIONS:
         for b in USER_EMBEDDING_QUESTIONS:
             if a < b:
@@ -46,10 +49,18 @@ def test_the_user_embedding_and_history_questions_each_get_their_own_rubric():
 
 
 def test_a_question_without_evaluation_in_it_is_not_graded_on_evaluation():
-    dims = [c.id for c in rubric_for("r3-architecture-choice-better-than-alternatives").criteria if c.dimension]
+    dims = [
+        c.id
+        for c in rubric_for("r3-architecture-choice-better-than-alternatives").criteria
+        if c.dimension
+    ]
     assert "dim-evaluation" not in dims
-    assert dims == [f"dim-{k}" for k in NOTES["user-embeddings-architecture"].dimensions[
-        "r3-architecture-choice-better-than-alternatives"]]
+    assert dims == [
+        f"dim-{k}"
+        for k in NOTES["user-embeddings-architecture"].dimensions[
+            "r3-architecture-choice-better-than-alternatives"
+        ]
+    ]
 
 
 def test_process_behavioral_questions_ask_for_practices_not_a_past_story():
@@ -85,9 +96,14 @@ def test_tags_levels_examples_and_probe_expectations_are_parsed_exactly():
         "Shared point that applies to both questions of this note.",
         "Only the first question is graded on this point here.",
     ]
-    assert [(p.level, p.questions) for p in note.points_for("q-b")] == [("core", []), ("staff", ["q-b"])]
+    assert [(p.level, p.questions) for p in note.points_for("q-b")] == [
+        ("core", []),
+        ("staff", ["q-b"]),
+    ]
     assert note.points[0].says == ["both get this"]
-    assert [(w.claim, w.correction) for w in note.points[0].wrong] == [("nobody gets this", "everybody gets this.")]
+    assert [(w.claim, w.correction) for w in note.points[0].wrong] == [
+        ("nobody gets this", "everybody gets this.")
+    ]
     assert [(p.text, p.questions, p.expects) for p in note.probe_items] == [
         ("Why?", ["q-b"], ["Because of the reason stated here in one sentence."])
     ]
@@ -118,12 +134,16 @@ def test_a_strong_senior_answer_to_the_integration_question_is_not_capped_below_
     qid = "r3-integrate-user-embedding-downstream-task"
     path = Path(__file__).resolve().parent.parent / "corpus" / "calibration" / "independent.csv"
     answer = next(
-        r["answer"] for r in csv.DictReader(path.open(encoding="utf-8")) if r["question_id"] == qid and r["label"] == "excellent"
+        r["answer"]
+        for r in csv.DictReader(path.open(encoding="utf-8"))
+        if r["question_id"] == qid and r["label"] == "excellent"
     )
     coach = Coach()
     rubric = coach.rubric(qid)
     statuses = {c.id: "covered" for c in rubric.criteria if c.level == "core"}
-    llm.set_chat_model_factory(lambda settings: FakeChatModel(tool_reply(grade_args(rubric, 8.5, statuses, answer))))
+    llm.set_chat_model_factory(
+        lambda settings: FakeChatModel(tool_reply(grade_args(rubric, 8.5, statuses, answer)))
+    )
     try:
         grade = coach.grade_rubric(rubric, answer, "llm")
     finally:
@@ -163,15 +183,28 @@ def test_corpus_check_reports_examples_for_a_point_the_note_no_longer_has(tmp_pa
     (tmp_path / "notes").mkdir()
     (tmp_path / "examples").mkdir()
     source = corpus_dir() / "notes" / "popularity-bias.md"
-    (tmp_path / "notes" / "popularity-bias.md").write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
-    stale = {"note": "popularity-bias", "points": [{"point": "A point that was rewritten since.", "says": ["x"], "wrong": []}]}
-    (tmp_path / "examples" / "popularity-bias.json").write_text(__import__("json").dumps(stale), encoding="utf-8")
+    (tmp_path / "notes" / "popularity-bias.md").write_text(
+        source.read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    stale = {
+        "note": "popularity-bias",
+        "points": [{"point": "A point that was rewritten since.", "says": ["x"], "wrong": []}],
+    }
+    (tmp_path / "examples" / "popularity-bias.json").write_text(
+        __import__("json").dumps(stale), encoding="utf-8"
+    )
     problems = check_corpus(QUESTIONS, tmp_path / "notes").problems
-    assert "examples/popularity-bias.json: no key point reads 'A point that was rewritten since.'" in problems
+    assert (
+        "examples/popularity-bias.json: no key point reads 'A point that was rewritten since.'"
+        in problems
+    )
 
     (tmp_path / "examples" / "popularity-bias.json").write_text("{not json", encoding="utf-8")
     problems = check_corpus(QUESTIONS, tmp_path / "notes").problems
-    assert any(p.startswith(f"{tmp_path / 'examples' / 'popularity-bias.json'}: unreadable examples") for p in problems)
+    assert any(
+        p.startswith(f"{tmp_path / 'examples' / 'popularity-bias.json'}: unreadable examples")
+        for p in problems
+    )
 
 
 def test_an_example_wrong_claim_may_carry_its_own_correction(tmp_path):
@@ -180,13 +213,28 @@ def test_an_example_wrong_claim_may_carry_its_own_correction(tmp_path):
     (tmp_path / "notes").mkdir()
     (tmp_path / "examples").mkdir()
     source = corpus_dir() / "notes" / "popularity-bias.md"
-    (tmp_path / "notes" / "popularity-bias.md").write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "notes" / "popularity-bias.md").write_text(
+        source.read_text(encoding="utf-8"), encoding="utf-8"
+    )
     point = parse_note(source.read_text(encoding="utf-8"), "popularity-bias.md").points[0]
-    examples = {"note": "popularity-bias", "points": [{"point": point.text, "says": [], "wrong": [
-        "a claim without a correction", {"claim": "a claim with one", "correction": "what is true instead."}]}]}
-    (tmp_path / "examples" / "popularity-bias.json").write_text(__import__("json").dumps(examples), encoding="utf-8")
+    examples = {
+        "note": "popularity-bias",
+        "points": [
+            {
+                "point": point.text,
+                "says": [],
+                "wrong": [
+                    "a claim without a correction",
+                    {"claim": "a claim with one", "correction": "what is true instead."},
+                ],
+            }
+        ],
+    }
+    (tmp_path / "examples" / "popularity-bias.json").write_text(
+        __import__("json").dumps(examples), encoding="utf-8"
+    )
     loaded = load_notes(tmp_path / "notes")[0].points[0]
-    assert [(w.claim, w.correction) for w in loaded.wrong[len(point.wrong):]] == [
+    assert [(w.claim, w.correction) for w in loaded.wrong[len(point.wrong) :]] == [
         ("a claim without a correction", ""),
         ("a claim with one", "what is true instead."),
     ]

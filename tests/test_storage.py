@@ -642,7 +642,9 @@ def test_a_spoken_answer_keeps_its_delivery_and_a_typed_one_has_none(storage):
 
 def test_an_unreadable_delivery_never_hides_the_answer(storage):
     attempt_id = storage.attempts.add("r2-position-bias", "A transcript.", delivery={"wpm": 120.0})
-    storage.database.write("UPDATE attempts SET delivery_json = 'not json' WHERE id = ?", (attempt_id,))
+    storage.database.write(
+        "UPDATE attempts SET delivery_json = 'not json' WHERE id = ?", (attempt_id,)
+    )
     attempt = storage.attempts.get(attempt_id)
     assert attempt.answer == "A transcript."
     assert attempt.delivery is None

@@ -111,8 +111,8 @@ def test_delivery_of_real_speech_finds_the_pause_the_pace_and_the_fillers(speech
     _, transcript = heard
     result = measure(transcript, budget_s=20)
 
-    (true_start, true_gap), = [p for p in speech.pauses if p[1] > 2]
-    (start, gap), = result.pauses
+    ((true_start, true_gap),) = [p for p in speech.pauses if p[1] > 2]
+    ((start, gap),) = result.pauses
     assert start == pytest.approx(true_start, abs=0.5) and gap == pytest.approx(true_gap, abs=0.5)
 
     span = speech.spans[-1][1] - speech.spans[0][0]
@@ -147,12 +147,15 @@ def test_live_transcription_while_recording_matches_one_pass(heard):
     assert all(a.start <= b.start for a, b in itertools.pairwise(words))
     said = [re.sub(r"[^\w]", "", w) for w in transcript.text.lower().replace("-", " ").split()]
     said_once = [re.sub(r"[^\w]", "", w) for w in whole.text.lower().replace("-", " ").split()]
-    assert difflib.SequenceMatcher(None, said, said_once).ratio() >= 0.9, (transcript.text, whole.text)
+    assert difflib.SequenceMatcher(None, said, said_once).ratio() >= 0.9, (
+        transcript.text,
+        whole.text,
+    )
     text = " " + re.sub(r"[^\w']+", " ", transcript.text.lower().replace("-", " ")) + " "
     found = [w for w in CONTENT if f" {w.replace('-', ' ')} " in text]
     assert len(found) >= 0.75 * len(CONTENT), (sorted(set(CONTENT) - set(found)), transcript.text)
-    (start, gap), = measure(transcript).pauses
-    (whole_start, whole_gap), = measure(whole).pauses
+    ((start, gap),) = measure(transcript).pauses
+    ((whole_start, whole_gap),) = measure(whole).pauses
     assert start == pytest.approx(whole_start, abs=0.3) and gap == pytest.approx(whole_gap, abs=0.3)
 
 
@@ -178,7 +181,14 @@ def test_a_failed_part_falls_back_to_one_pass(heard, monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "suffix, codec", [(".mp3", "libmp3lame"), (".m4a", "aac"), (".webm", "libopus"), (".ogg", "libopus"), (".flac", "flac")]
+    "suffix, codec",
+    [
+        (".mp3", "libmp3lame"),
+        (".m4a", "aac"),
+        (".webm", "libopus"),
+        (".ogg", "libopus"),
+        (".flac", "flac"),
+    ],
 )
 def test_other_formats_decode_to_the_same_length(speech, speech_dir, suffix, codec):
     need_voice()
@@ -267,7 +277,9 @@ def test_one_second_is_too_short(tmp_path):
     assert one_line(exc).endswith("only 1.0 s of audio; an answer needs at least 3 s")
 
 
-@pytest.mark.parametrize("level_db, shown", [(None, "digital silence"), (-75, "loudest moment -75 dBFS")])
+@pytest.mark.parametrize(
+    "level_db, shown", [(None, "digital silence"), (-75, "loudest moment -75 dBFS")]
+)
 def test_silence_is_refused(tmp_path, level_db, shown):
     need_voice()
     samples = np.zeros(5 * 16000)
@@ -298,7 +310,9 @@ def test_over_fifteen_minutes_is_refused_from_the_header(tmp_path):
     assert one_line(exc) == f"{path}: 16:00 long; the limit is 15:00"
 
 
-def test_over_the_limit_is_refused_while_decoding_when_the_header_does_not_say(tmp_path, monkeypatch):
+def test_over_the_limit_is_refused_while_decoding_when_the_header_does_not_say(
+    tmp_path, monkeypatch
+):
     need_voice()
     monkeypatch.setattr(audio, "MAX_SECONDS", 10.0)
     monkeypatch.setattr(audio, "_declared_seconds", lambda container, stream: None)
@@ -313,7 +327,9 @@ def test_voice_extra_missing_names_the_install_command(monkeypatch, tmp_path):
 
     real = importlib.util.find_spec
     monkeypatch.setattr(
-        importlib.util, "find_spec", lambda name, *a: None if name == "faster_whisper" else real(name, *a)
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "faster_whisper" else real(name, *a),
     )
     message = audio.voice_missing()
     assert message == (
@@ -425,7 +441,9 @@ def test_the_stream_closes_when_interrupted():
     assert stream.closed
 
 
-@pytest.mark.parametrize("error", [OSError("Error querying device -1"), OSError("PortAudio library not found")])
+@pytest.mark.parametrize(
+    "error", [OSError("Error querying device -1"), OSError("PortAudio library not found")]
+)
 def test_no_device_is_no_microphone(error):
     def factory(rate, block):
         raise error
@@ -444,7 +462,9 @@ def test_the_real_device_path_records_or_says_no_microphone():
         samples = record.record(0.2, lambda: False, lambda e, lv: None)
     except record.NoMicrophone as exc:
         message = str(exc)
-        assert message.startswith(("no microphone or audio device found", "cannot record: the PortAudio library"))
+        assert message.startswith(
+            ("no microphone or audio device found", "cannot record: the PortAudio library")
+        )
         assert "coach grade ID --audio FILE" in message
     else:
         assert samples.ndim == 1 and samples.size <= 0.2 * 16000
@@ -453,7 +473,9 @@ def test_the_real_device_path_records_or_says_no_microphone():
 # --- delivery on constructed transcripts ----------------------------------------------------------
 
 
-def words_at(text: str, start: float = 0.0, step: float = 0.4, gaps: dict[int, float] | None = None):
+def words_at(
+    text: str, start: float = 0.0, step: float = 0.4, gaps: dict[int, float] | None = None
+):
     """One Word per space-separated token, `step` s each, with extra silence before token i."""
     out, t = [], start
     for i, token in enumerate(text.split()):
@@ -465,7 +487,9 @@ def words_at(text: str, start: float = 0.0, step: float = 0.4, gaps: dict[int, f
 
 def transcript_of(text: str, duration: float | None = None, **kw) -> Transcript:
     words = words_at(text, **kw)
-    return Transcript(text=text, words=words, duration_s=duration or words[-1].end + 1, engine="test")
+    return Transcript(
+        text=text, words=words, duration_s=duration or words[-1].end + 1, engine="test"
+    )
 
 
 def fillers_of(text: str) -> dict[str, int]:
@@ -475,7 +499,10 @@ def fillers_of(text: str) -> dict[str, int]:
 @pytest.mark.parametrize(
     "text, expected",
     [
-        ("Um, so, the cache is, like, you know, write-through.", {"um": 1, "so": 1, "like": 1, "you know": 1}),
+        (
+            "Um, so, the cache is, like, you know, write-through.",
+            {"um": 1, "so": 1, "like": 1, "you know": 1},
+        ),
         ("I'd like to shard by user. It looks like a queue. Things like, say, Redis.", {}),
         ("It behaves like a queue, and I like it.", {}),
         ("So the trade-off is latency. So that reads scale, we cache.", {}),
@@ -484,8 +511,14 @@ def fillers_of(text: str) -> dict[str, int]:
         ("Do you know the answer? You know the answer. If you know, say so.", {}),
         ("It is, you know, fast. It was fast, you know.", {"you know": 2}),
         ("What I mean is latency. I mean that it is slow. I mean, it is slow.", {"i mean": 1}),
-        ("It is a kind of queue, what sort of load? It kind of works, sort of.", {"kind of": 1, "sort of": 1}),
-        ("Uh, er, hmm, umm, erm. Basically it is actually fine.", {"uh": 1, "er": 2, "hmm": 1, "um": 1, "basically": 1, "actually": 1}),
+        (
+            "It is a kind of queue, what sort of load? It kind of works, sort of.",
+            {"kind of": 1, "sort of": 1},
+        ),
+        (
+            "Uh, er, hmm, umm, erm. Basically it is actually fine.",
+            {"uh": 1, "er": 2, "hmm": 1, "um": 1, "basically": 1, "actually": 1},
+        ),
     ],
 )
 def test_filler_rules(text, expected):
@@ -598,21 +631,46 @@ def test_openai_transcription_sends_a_wav_and_reads_word_timestamps(openai_setti
     assert b"Um, so, uh" in body  # the filler prompt
     assert len(body) > 4 * 16000 * 2  # the decoded samples as 16-bit PCM
     assert result.engine == "openai whisper-1" and result.language == "en"
-    assert [w.text for w in result.words] == ["Um,", "so,", "I", "would", "shard,", "like,", "by", "user."]
+    assert [w.text for w in result.words] == [
+        "Um,",
+        "so,",
+        "I",
+        "would",
+        "shard,",
+        "like,",
+        "by",
+        "user.",
+    ]
     assert measure(result).fillers == {"um": 1, "so": 1, "like": 1}
 
 
 @pytest.mark.parametrize(
     "status, message, expected",
     [
-        (400, "Invalid file format.", "https://api.openai.com/v1 answered HTTP 400: Invalid file format."),
-        (404, "The model does not exist", "https://api.openai.com/v1 does not know model 'whisper-1' (404); check COACH_TRANSCRIPTION_MODEL"),
-        (401, f"Incorrect API key provided: {KEY}", "https://api.openai.com/v1 rejected the API key (401); check OPENAI_API_KEY"),
+        (
+            400,
+            "Invalid file format.",
+            "https://api.openai.com/v1 answered HTTP 400: Invalid file format.",
+        ),
+        (
+            404,
+            "The model does not exist",
+            "https://api.openai.com/v1 does not know model 'whisper-1' (404); check COACH_TRANSCRIPTION_MODEL",
+        ),
+        (
+            401,
+            f"Incorrect API key provided: {KEY}",
+            "https://api.openai.com/v1 rejected the API key (401); check OPENAI_API_KEY",
+        ),
     ],
 )
-def test_openai_transcription_errors_are_one_line_without_the_key(openai_settings, monkeypatch, status, message, expected):
+def test_openai_transcription_errors_are_one_line_without_the_key(
+    openai_settings, monkeypatch, status, message, expected
+):
     use_fake_clock(monkeypatch)
-    body = {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": None}}
+    body = {
+        "error": {"message": message, "type": "invalid_request_error", "param": None, "code": None}
+    }
     with respx.mock(using=RESPX_USING, assert_all_mocked=True) as router:
         route = router.post(URL).mock(return_value=httpx.Response(status, json=body))
         with pytest.raises(LLMError) as exc:

@@ -20,8 +20,14 @@ from coach.voice import record
 
 QID = "r2-position-bias"
 SPOKEN = [
-    ("Um, so position bias means people click the top results more because of where they are shown.", 0.6),
-    ("I would randomise the top positions for a small share of traffic to estimate examination.", 2.6),
+    (
+        "Um, so position bias means people click the top results more because of where they are shown.",
+        0.6,
+    ),
+    (
+        "I would randomise the top positions for a small share of traffic to estimate examination.",
+        2.6,
+    ),
     ("Then I would train with inverse propensity weighting and, uh, clip the weights.", 0.4),
 ]
 runner = CliRunner()
@@ -67,13 +73,19 @@ def test_grade_audio_shows_delivery_beside_the_grade_and_show_marks_it_spoken(in
     assert "Your answer (spoken; the transcript)" in shown.output
 
 
-def test_review_lets_the_candidate_correct_the_transcript_before_grading(ingested, recording, tmp_path, monkeypatch):
+def test_review_lets_the_candidate_correct_the_transcript_before_grading(
+    ingested, recording, tmp_path, monkeypatch
+):
     editor = tmp_path / "fix.sh"
-    editor.write_text("#!/bin/sh\nsed -i 's/[Pp]osition/Position/g; s/$/ Corrected by hand./' \"$1\"\n")
+    editor.write_text(
+        "#!/bin/sh\nsed -i 's/[Pp]osition/Position/g; s/$/ Corrected by hand./' \"$1\"\n"
+    )
     editor.chmod(0o755)
     monkeypatch.setenv("VISUAL", str(editor))
 
-    result = runner.invoke(app, ["grade", QID, "--audio", str(recording.path), "--review", "--json"])
+    result = runner.invoke(
+        app, ["grade", QID, "--audio", str(recording.path), "--review", "--json"]
+    )
 
     assert result.exit_code == 0, result.output
     [saved] = attempts(ingested)
@@ -81,7 +93,9 @@ def test_review_lets_the_candidate_correct_the_transcript_before_grading(ingeste
     assert saved.delivery is not None  # delivery is measured on what was said, not on the edit
 
 
-def test_practice_voice_records_transcribes_grades_and_keeps_the_audio_when_asked(ingested, recording, monkeypatch):
+def test_practice_voice_records_transcribes_grades_and_keeps_the_audio_when_asked(
+    ingested, recording, monkeypatch
+):
     spoken = voice_audio.load_audio(recording.path).samples  # 16 kHz, as the microphone gives it
     monkeypatch.setattr(record, "_sounddevice_stream", lambda: FakeStream(spoken))
 
@@ -91,7 +105,9 @@ def test_practice_voice_records_transcribes_grades_and_keeps_the_audio_when_aske
 
     assert result.exit_code == 0, result.output
     out = " ".join(result.output.split())
-    assert "Press Enter to start speaking (3:00 is a good length; the recording stops at 6:00)" in out
+    assert (
+        "Press Enter to start speaking (3:00 is a good length; the recording stops at 6:00)" in out
+    )
     assert "/10" in out and "How you said it" in out
     [saved] = attempts(ingested)
     assert saved.status == "graded" and "propensity" in saved.answer.lower()
@@ -112,7 +128,9 @@ def test_practice_voice_keeps_no_audio_by_default(ingested, recording, monkeypat
 
 
 def test_a_silent_recording_in_practice_saves_nothing_and_offers_the_menu(ingested, monkeypatch):
-    monkeypatch.setattr(record, "_sounddevice_stream", lambda: FakeStream(np.zeros(5 * voice_audio.RATE)))
+    monkeypatch.setattr(
+        record, "_sounddevice_stream", lambda: FakeStream(np.zeros(5 * voice_audio.RATE))
+    )
 
     result = runner.invoke(app, ["practice", "--id", QID, "--voice"], input="\n")
 
@@ -136,7 +154,14 @@ def test_practice_voice_without_a_microphone_is_one_line_and_saves_nothing(inges
     assert attempts(ingested) == []
 
 
-@pytest.mark.parametrize("argv", [["practice", "--voice"], ["grade", QID, "--audio", "x.wav"], ["mock", "--round", "2", "--voice"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["practice", "--voice"],
+        ["grade", QID, "--audio", "x.wav"],
+        ["mock", "--round", "2", "--voice"],
+    ],
+)
 def test_without_the_voice_extra_one_line_names_the_install_command(ingested, monkeypatch, argv):
     monkeypatch.setattr(voice_audio, "_installed", lambda module: module != "faster_whisper")
 
@@ -144,7 +169,10 @@ def test_without_the_voice_extra_one_line_names_the_install_command(ingested, mo
 
     assert result.exit_code == 1
     [line] = result.stderr.strip().splitlines()
-    assert line == "error: speaking an answer needs the voice extra (faster-whisper missing): pip install -e '.[voice]'"
+    assert (
+        line
+        == "error: speaking an answer needs the voice extra (faster-whisper missing): pip install -e '.[voice]'"
+    )
     assert not (ingested / "history.sqlite").exists() or attempts(ingested) == []
 
 
@@ -162,7 +190,10 @@ def test_progress_tracks_delivery_over_spoken_answers(ingested):
     assert result.exit_code == 0, result.output
     out = " ".join(result.output.split())
     assert "Speaking (last 4 of 4 spoken answers)" in out
-    assert "Your first 3 spoken answers against your latest 3: words/min 171 → 160; fillers/min 7.2 → 4.8" in out
+    assert (
+        "Your first 3 spoken answers against your latest 3: words/min 171 → 160; fillers/min 7.2 → 4.8"
+        in out
+    )
 
 
 def delivery_of(wpm: float, fillers_per_min: float) -> dict:
@@ -187,9 +218,13 @@ class InterruptedMicrophone(FakeStream):
         return super().read(frames)
 
 
-def test_ctrl_c_while_recording_keeps_what_was_said_and_names_the_command(ingested, recording, monkeypatch):
+def test_ctrl_c_while_recording_keeps_what_was_said_and_names_the_command(
+    ingested, recording, monkeypatch
+):
     spoken = voice_audio.load_audio(recording.path).samples
-    monkeypatch.setattr(record, "_sounddevice_stream", lambda: InterruptedMicrophone(spoken, after=100))  # 10 s
+    monkeypatch.setattr(
+        record, "_sounddevice_stream", lambda: InterruptedMicrophone(spoken, after=100)
+    )  # 10 s
 
     result = runner.invoke(app, ["practice", "--id", QID, "--voice"], input="\n")
 
@@ -201,7 +236,9 @@ def test_ctrl_c_while_recording_keeps_what_was_said_and_names_the_command(ingest
     assert attempts(ingested) == []  # kept as a file to grade, not as an ungraded attempt
 
 
-def test_mock_voice_saves_the_spoken_answer_with_its_delivery_in_the_round(ingested, recording, monkeypatch):
+def test_mock_voice_saves_the_spoken_answer_with_its_delivery_in_the_round(
+    ingested, recording, monkeypatch
+):
     spoken = voice_audio.load_audio(recording.path).samples
     monkeypatch.setattr(record, "_sounddevice_stream", lambda: FakeStream(spoken))
 

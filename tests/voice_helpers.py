@@ -27,23 +27,41 @@ WPM = 140  # espeak-ng -s: a calm speaking rate (tiny.en mishears more words at 
 # A ~2 minute answer for the bench: fillers throughout and three long pauses.
 LONG = [
     ("Um, so, the question is how I would design a rate limiter for a public API.", 0.4),
-    ("First, I would clarify the requirements, like, you know, how many requests per second per user.", 0.5),
-    ("Uh, the simplest approach is a fixed window counter in Redis, keyed by the user and the minute.", 2.5),
+    (
+        "First, I would clarify the requirements, like, you know, how many requests per second per user.",
+        0.5,
+    ),
+    (
+        "Uh, the simplest approach is a fixed window counter in Redis, keyed by the user and the minute.",
+        2.5,
+    ),
     ("The problem with a fixed window is a burst at the boundary, basically twice the limit.", 0.4),
     ("So, then I would move to a sliding window log or, um, a token bucket.", 0.5),
-    ("A token bucket keeps two numbers per user: the tokens left and the time of the last refill.", 0.4),
+    (
+        "A token bucket keeps two numbers per user: the tokens left and the time of the last refill.",
+        0.4,
+    ),
     ("I mean, each request refills the bucket for the time elapsed, then takes one token.", 3.0),
     ("Er, for several servers, the state has to live in a shared store, actually.", 0.4),
     ("I would use a Lua script in Redis so that the read and the write are atomic.", 0.5),
     ("Uh, the trade-off is one network round trip per request against a local counter.", 0.4),
-    ("Like, you know, a local counter is faster but it lets each server allow the full limit.", 2.5),
+    (
+        "Like, you know, a local counter is faster but it lets each server allow the full limit.",
+        2.5,
+    ),
     ("Um, for example, with ten servers a user could send ten times the limit.", 0.4),
     ("Finally, I would return status four twenty nine with a retry after header.", 0.5),
     ("Uh, and I would, um, monitor the rejection rate per client to tune the limits.", 0.6),
     ("To summarise, a token bucket in Redis, updated by one atomic script per request.", 0.4),
     ("It is, you know, simple to reason about, and it allows short bursts by design.", 0.5),
-    ("Um, if Redis is down, I would fail open for most clients, basically, and fail closed for login.", 2.2),
-    ("Then I would load test it, so that we know the latency it adds at the ninety ninth percentile.", 0.4),
+    (
+        "Um, if Redis is down, I would fail open for most clients, basically, and fail closed for login.",
+        2.2,
+    ),
+    (
+        "Then I would load test it, so that we know the latency it adds at the ninety ninth percentile.",
+        0.4,
+    ),
     ("Uh, that is roughly how I would approach it.", 0.3),
 ]
 
@@ -80,7 +98,9 @@ class Speech:
             joined = " " + " ".join(tokens) + " "
             for filler in FILLER_TOKENS:
                 if filler == "so":  # at the start, or after fillers there ("Um, so,")
-                    lead = list(itertools.takewhile(lambda t: t in ("um", "uh", "er", "so"), tokens))
+                    lead = list(
+                        itertools.takewhile(lambda t: t in ("um", "uh", "er", "so"), tokens)
+                    )
                     n = int("so" in lead)
                 else:
                     n = joined.count(f" {filler} ")
@@ -125,7 +145,9 @@ def _wav_samples(raw: bytes) -> np.ndarray:
     return np.frombuffer(frames, dtype="<i2").astype(np.float32) / 32768.0
 
 
-def speech_extent(samples: np.ndarray, rate: int = RATE, threshold: float = 0.01) -> tuple[int, int]:
+def speech_extent(
+    samples: np.ndarray, rate: int = RATE, threshold: float = 0.01
+) -> tuple[int, int]:
     """First and last sample above `threshold` (espeak-ng pads its output with a little silence)."""
     loud = np.flatnonzero(np.abs(samples) > threshold)
     return (int(loud[0]), int(loud[-1]) + 1) if loud.size else (0, 0)

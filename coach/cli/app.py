@@ -22,7 +22,9 @@ MAX_ANSWER_BYTES = 200_000  # the same limit the library checks
 
 def read_answer_file(path: str) -> str:
     """An answer from a file path, or from stdin for '-', as UTF-8 text (bounded: see coach.textfile)."""
-    return read_text(path, MAX_ANSWER_BYTES, "an answer file", sys.stdin.buffer if path == "-" else None)
+    return read_text(
+        path, MAX_ANSWER_BYTES, "an answer file", sys.stdin.buffer if path == "-" else None
+    )
 
 
 app = typer.Typer(
@@ -38,7 +40,6 @@ app.add_typer(questions_app, name="questions")
 app.add_typer(corpus_app, name="corpus")
 mock_app = typer.Typer(no_args_is_help=False, help="Timed mock rounds with a scorecard.")
 app.add_typer(mock_app, name="mock")
-
 
 
 class Grader(str, Enum):
@@ -128,7 +129,9 @@ def _prepare_store(coach) -> None:
     from coach.cli import render
 
     if not coach.store_ready():
-        render.progress_note("Preparing the question and notes store (first run in this COACH_HOME)...")
+        render.progress_note(
+            "Preparing the question and notes store (first run in this COACH_HOME)..."
+        )
         with render.progress_bar("embedding") as progress:
             coach.ensure_ingested(progress)
 
@@ -187,7 +190,12 @@ def ingest(
 )
 @_guard
 def import_bank(
-    file: Annotated[Path, typer.Argument(help="A question list: markdown (.md) or the seed's reStructuredText layout")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="A question list: markdown (.md) or the seed's reStructuredText layout"
+        ),
+    ],
     name: Annotated[str | None, typer.Option(help="Bank name (default: the file name)")] = None,
 ):
     """Add your own question bank (kept beside the shipped one, which is not touched)."""
@@ -198,7 +206,9 @@ def import_bank(
     coach = _coach()
     bank, parsed = run_import(coach.settings.coach_home, file, name)
     run_ingest(coach.settings, coach.store)
-    render.info(f"Imported {len(parsed.questions)} questions as bank '{bank}' (ids start with '{bank}-').")
+    render.info(
+        f"Imported {len(parsed.questions)} questions as bank '{bank}' (ids start with '{bank}-')."
+    )
     render.rubric_sources([(q, coach.rubric_source(q.id)) for q in parsed.questions])
 
 
@@ -209,7 +219,10 @@ def questions(
     round_: RoundOpt = None,
     kind: KindOpt = None,
     source: Annotated[
-        str | None, typer.Option(help="reported, predicted, an origin such as ChatGPT, or an imported bank's name")
+        str | None,
+        typer.Option(
+            help="reported, predicted, an origin such as ChatGPT, or an imported bank's name"
+        ),
     ] = None,
     topic: Annotated[str | None, typer.Option(help="A topic word, such as recsys or bias")] = None,
 ):
@@ -261,7 +274,9 @@ app.add_typer(notes_app, name="notes")
 
 @command(notes_app, name="draft")
 def notes_draft(
-    question_id: Annotated[str, typer.Argument(help="A question with no note, e.g. one you imported")],
+    question_id: Annotated[
+        str, typer.Argument(help="A question with no note, e.g. one you imported")
+    ],
     force: Annotated[bool, typer.Option("--force", help="Replace an earlier draft")] = False,
 ):
     """With an LLM configured: draft a reference note for a question into COACH_HOME/notes (review it)."""
@@ -271,7 +286,9 @@ def notes_draft(
 
     coach = _coach()
     if not coach.settings.llm_configured:
-        raise CoachError("drafting a note needs an LLM: set OPENAI_API_KEY or OPENAI_BASE_URL (see `coach doctor`)")
+        raise CoachError(
+            "drafting a note needs an LLM: set OPENAI_API_KEY or OPENAI_BASE_URL (see `coach doctor`)"
+        )
     with render.status("Drafting the note..."):
         path, note = draft_note(coach.settings, coach.question(question_id), force)
     run_ingest(coach.settings, coach.store)
@@ -283,7 +300,9 @@ def notes_draft(
 
 
 @command()
-def rubric(question_id: Annotated[str, typer.Argument(help="A question id, e.g. r2-position-bias")]):
+def rubric(
+    question_id: Annotated[str, typer.Argument(help="A question id, e.g. r2-position-bias")],
+):
     """Show the rubric a question is graded against."""
     from coach.cli import render
 
@@ -296,10 +315,14 @@ def rubric(question_id: Annotated[str, typer.Argument(help="A question id, e.g. 
 
 
 ReviewOpt = Annotated[
-    bool, typer.Option("--review", help="Open the transcript in $EDITOR to correct it before grading")
+    bool,
+    typer.Option("--review", help="Open the transcript in $EDITOR to correct it before grading"),
 ]
 KeepAudioOpt = Annotated[
-    bool, typer.Option("--keep-audio", help="Keep each recording as COACH_HOME/recordings/attempt-ID.wav")
+    bool,
+    typer.Option(
+        "--keep-audio", help="Keep each recording as COACH_HOME/recordings/attempt-ID.wav"
+    ),
 ]
 
 
@@ -325,19 +348,26 @@ def grade(
     ] = None,
     audio: Annotated[
         Path | None,
-        typer.Option("--audio", help="A recording of your spoken answer (wav, mp3, m4a, webm): transcribed offline"),
+        typer.Option(
+            "--audio",
+            help="A recording of your spoken answer (wav, mp3, m4a, webm): transcribed offline",
+        ),
     ] = None,
     review: ReviewOpt = False,
     grader: GraderOpt = None,
     fallback: FallbackOpt = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the grade as JSON")] = False,
-    details: Annotated[bool, typer.Option("--details", help="The whole rubric table, every gap and an outline")] = False,
+    details: Annotated[
+        bool, typer.Option("--details", help="The whole rubric table, every gap and an outline")
+    ] = False,
 ):
     """Grade an answer without interaction (the answer, or a recording's transcript, is saved first)."""
     from coach.cli import render
 
     if (answer_file is None) == (audio is None):
-        raise CoachError("give the answer as --answer-file FILE (or - for stdin) or as --audio RECORDING")
+        raise CoachError(
+            "give the answer as --answer-file FILE (or - for stdin) or as --audio RECORDING"
+        )
     if review and audio is None:
         raise CoachError("--review corrects a recording's transcript: use it with --audio")
     coach = _coach(fallback)
@@ -359,7 +389,9 @@ def grade(
     delivery = getattr(answer, "delivery", None)
     if json_out:
         extra = {"transcript": answer.text, "delivery": delivery} if delivery else {}
-        render.print_json({"attempt_id": outcome.attempt_id, **outcome.grade.model_dump(mode="json"), **extra})
+        render.print_json(
+            {"attempt_id": outcome.attempt_id, **outcome.grade.model_dump(mode="json"), **extra}
+        )
     else:
         render.grade(outcome.grade, details=details)
         if delivery:
@@ -377,7 +409,11 @@ def practice(
     fallback: FallbackOpt = None,
     editor: Annotated[bool, typer.Option(help="Write the answer in $EDITOR")] = False,
     voice: Annotated[
-        bool, typer.Option("--voice", help="Speak your answers: recorded, transcribed offline, graded, with delivery feedback")
+        bool,
+        typer.Option(
+            "--voice",
+            help="Speak your answers: recorded, transcribed offline, graded, with delivery feedback",
+        ),
     ] = False,
     review: ReviewOpt = False,
     keep_audio: KeepAudioOpt = False,
@@ -390,7 +426,9 @@ def practice(
         _check_voice_ready()
     coach = _coach(fallback, prepare=True)
     speaker = _speaker(coach, review, keep_audio) if voice else None
-    run_practice(coach, _value(round_), _value(kind), topic, question_id, _value(grader), editor, speaker)
+    run_practice(
+        coach, _value(round_), _value(kind), topic, question_id, _value(grader), editor, speaker
+    )
 
 
 def _check_voice_options(voice: bool, editor: bool, review: bool, keep_audio: bool) -> None:
@@ -423,7 +461,9 @@ def regrade(
     failed = 0
     for outcome in coach.regrade(ids, _value(grader)):
         if outcome.grade:
-            render.info(f"attempt {outcome.attempt_id}: {outcome.grade.score:.1f}/10 ({outcome.grade.grader})")
+            render.info(
+                f"attempt {outcome.attempt_id}: {outcome.grade.score:.1f}/10 ({outcome.grade.grader})"
+            )
         else:
             failed += 1
             render.error(f"attempt {outcome.attempt_id} still pending: {outcome.error}")
@@ -433,7 +473,9 @@ def regrade(
 
 @command()
 def history(
-    question_id: Annotated[str | None, typer.Option("--question", help="Only this question")] = None,
+    question_id: Annotated[
+        str | None, typer.Option("--question", help="Only this question")
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, help="How many, newest first")] = 50,
     export: Annotated[
         Path | None, typer.Option(help="Write the attempts (of --question, if given) to FILE.jsonl")
@@ -463,8 +505,12 @@ def show(attempt_id: Annotated[int, typer.Argument(help="An attempt id (any answ
 
 @command()
 def probe(
-    attempt_id: Annotated[int, typer.Argument(help="The attempt to probe (any answer of its thread)")],
-    count: Annotated[int, typer.Option("--count", "-n", min=1, max=3, help="How many follow-up questions")] = 3,
+    attempt_id: Annotated[
+        int, typer.Argument(help="The attempt to probe (any answer of its thread)")
+    ],
+    count: Annotated[
+        int, typer.Option("--count", "-n", min=1, max=3, help="How many follow-up questions")
+    ] = 3,
     grader: GraderOpt = None,
     editor: Annotated[bool, typer.Option(help="Write the answers in $EDITOR")] = False,
 ):
@@ -479,13 +525,23 @@ def probe(
 def mock(
     ctx: typer.Context,
     round_: RoundOpt = None,
-    minutes: Annotated[int | None, typer.Option(min=1, max=180, help="Length of the round in minutes (default 45)")] = None,
-    questions: Annotated[int | None, typer.Option(min=1, max=10, help="How many questions (default 4)")] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue the last unfinished round")] = False,
-    export: Annotated[Path | None, typer.Option(help="Write the scorecard to FILE.md or FILE.html")] = None,
+    minutes: Annotated[
+        int | None, typer.Option(min=1, max=180, help="Length of the round in minutes (default 45)")
+    ] = None,
+    questions: Annotated[
+        int | None, typer.Option(min=1, max=10, help="How many questions (default 4)")
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue the last unfinished round")
+    ] = False,
+    export: Annotated[
+        Path | None, typer.Option(help="Write the scorecard to FILE.md or FILE.html")
+    ] = None,
     grader: GraderOpt = None,
     editor: Annotated[bool, typer.Option(help="Write the answers in $EDITOR")] = False,
-    voice: Annotated[bool, typer.Option("--voice", help="Speak your answers (recorded and transcribed offline)")] = False,
+    voice: Annotated[
+        bool, typer.Option("--voice", help="Speak your answers (recorded and transcribed offline)")
+    ] = False,
     review: ReviewOpt = False,
     keep_audio: KeepAudioOpt = False,
 ):
@@ -495,7 +551,9 @@ def mock(
     if ctx.invoked_subcommand:
         return
     if resume and (round_ is not None or minutes is not None or questions is not None):
-        raise CoachError("--resume continues the last round as it was; leave out --round, --minutes and --questions")
+        raise CoachError(
+            "--resume continues the last round as it was; leave out --round, --minutes and --questions"
+        )
     if not resume and round_ is None:
         raise CoachError("give --round (2, 3, 4 or additional), or --resume")
     _check_voice_options(voice, editor, review, keep_audio)
@@ -503,13 +561,19 @@ def mock(
         _check_voice_ready()
     coach = _coach(prepare=True)
     speaker = _speaker(coach, review, keep_audio) if voice else None
-    run_mock(coach, _value(round_), minutes, questions, resume, _value(grader), export, editor, speaker)
+    run_mock(
+        coach, _value(round_), minutes, questions, resume, _value(grader), export, editor, speaker
+    )
 
 
 @command(mock_app, name="show")
 def mock_show(
-    round_id: Annotated[int | None, typer.Argument(help="A finished round's number (default: the latest)")] = None,
-    export: Annotated[Path | None, typer.Option(help="Also write the scorecard to FILE.md or FILE.html")] = None,
+    round_id: Annotated[
+        int | None, typer.Argument(help="A finished round's number (default: the latest)")
+    ] = None,
+    export: Annotated[
+        Path | None, typer.Option(help="Also write the scorecard to FILE.md or FILE.html")
+    ] = None,
 ):
     """Show (or export) the scorecard of a finished mock round; lists the finished rounds."""
     from coach.cli import render
@@ -530,7 +594,9 @@ def mock_show(
 @command()
 def forget(
     attempt_id: Annotated[int | None, typer.Argument(help="An attempt id")] = None,
-    all_: Annotated[bool, typer.Option("--all", help="Delete every attempt and all review and mock state")] = False,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Delete every attempt and all review and mock state")
+    ] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask")] = False,
 ):
     """Delete one attempt, or everything the coach remembers about you."""
@@ -555,9 +621,12 @@ def plan(
         str, typer.Option("--interview-date", help="The interview day, YYYY-MM-DD")
     ],
     hours_per_day: Annotated[
-        float, typer.Option("--hours-per-day", min=0.01, max=16.0, help="Study time per day, in hours")
+        float,
+        typer.Option("--hours-per-day", min=0.01, max=16.0, help="Study time per day, in hours"),
     ] = 2.0,
-    days: Annotated[int | None, typer.Option("--days", min=1, help="Show only the next N days")] = None,
+    days: Annotated[
+        int | None, typer.Option("--days", min=1, help="Show only the next N days")
+    ] = None,
     export: Annotated[
         list[Path] | None,
         typer.Option("--export", help="Also write FILE.md or FILE.ics (repeatable)"),
@@ -616,10 +685,16 @@ def evaluate(
             help="CSV: question,reference_answer,answer,score,max_score; optional question_id (a bank id: the row is graded against that question's rubric), label, split"
         ),
     ],
-    grader: Annotated[Grader, typer.Option("--grader", help="Which grader to measure")] = Grader.offline,
-    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object of metrics")] = False,
+    grader: Annotated[
+        Grader, typer.Option("--grader", help="Which grader to measure")
+    ] = Grader.offline,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object of metrics")
+    ] = False,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N rows")] = None,
-    split: Annotated[str | None, typer.Option(help="Only rows whose `split` column equals this")] = None,
+    split: Annotated[
+        str | None, typer.Option(help="Only rows whose `split` column equals this")
+    ] = None,
 ):
     """How far can you trust the grades? Agreement with human scores on a CSV."""
     from coach.cli import render

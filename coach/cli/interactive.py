@@ -90,16 +90,24 @@ def choose() -> str:
 def run_practice(coach, round_, kind, topic, question_id, grader, editor, speaker=None) -> None:
     """The practice loop. With a `speaker` (--voice) each answer is spoken, transcribed and graded
     like a typed one, with delivery feedback beside the grade."""
-    question = coach.question(question_id) if question_id else coach.pick_question(round_, kind, topic)
+    question = (
+        coach.question(question_id) if question_id else coach.pick_question(round_, kind, topic)
+    )
     coach.require_rubric(question.id)
     grader_name = coach.grader_name(grader)
     render.info(
         f"[dim]Grading with the {grader_name} grader"
-        + (" (no API key needed)." if grader_name == "offline" else f" ({coach.settings.coach_model}).")
+        + (
+            " (no API key needed)."
+            if grader_name == "offline"
+            else f" ({coach.settings.coach_model})."
+        )
         + "[/]"
     )
     coach.ensure_ingested()
-    previous: int | None = None  # the last graded attempt at this question in this session, for a retry
+    previous: int | None = (
+        None  # the last graded attempt at this question in this session, for a retry
+    )
     while True:
         render.question_panel(question)
         if speaker is not None:
@@ -125,9 +133,14 @@ def run_practice(coach, round_, kind, topic, question_id, grader, editor, speake
                 render.grade(outcome.grade)
                 if speech:
                     render.delivery(speech.answer.delivery)
-                render.info(f"[dim]Saved as attempt {outcome.attempt_id}.[/]" + (f" [dim]Recording: {kept}[/]" if kept else ""))
+                render.info(
+                    f"[dim]Saved as attempt {outcome.attempt_id}.[/]"
+                    + (f" [dim]Recording: {kept}[/]" if kept else "")
+                )
                 if previous is not None:
-                    render.retry_progress(compare_attempts(coach.history, previous, outcome.attempt_id))
+                    render.retry_progress(
+                        compare_attempts(coach.history, previous, outcome.attempt_id)
+                    )
                 graded = outcome
             else:
                 render.error(f"saved as attempt {outcome.attempt_id}, not graded: {outcome.error}")
@@ -158,7 +171,9 @@ def _typed_answer(coach, question, editor: bool) -> str | None:
         return read_with_editor() if editor else read_answer(start=start)
     except TypingInterrupted as stop:
         if coach.drafts.save(question.id, stop.text):
-            render.info(f"\nYour answer so far is kept as a draft: `coach practice --id {question.id}` offers it back.")
+            render.info(
+                f"\nYour answer so far is kept as a draft: `coach practice --id {question.id}` offers it back."
+            )
         raise
 
 
@@ -209,7 +224,9 @@ class TerminalProbeUI:
             render.grade(outcome.grade)
             if self.speech is not None:
                 render.delivery(self.speech.answer.delivery)
-            render.info(f"[dim]Saved as attempt {outcome.attempt_id} (follow-up to attempt {probe.root_id}).[/]")
+            render.info(
+                f"[dim]Saved as attempt {outcome.attempt_id} (follow-up to attempt {probe.root_id}).[/]"
+            )
         else:
             render.error(f"saved as attempt {outcome.attempt_id}, not graded: {outcome.error}")
 
@@ -217,7 +234,9 @@ class TerminalProbeUI:
         render.notice(message)
 
 
-def run_probes(coach, attempt_id: int, grader, limit: int = 3, editor: bool = False, speaker=None) -> int:
+def run_probes(
+    coach, attempt_id: int, grader, limit: int = 3, editor: bool = False, speaker=None
+) -> int:
     """Ask up to `limit` follow-up probes on an attempt's thread, grading each answer; returns how many
     were answered. ':skip' skips a probe, ':quit' (or the end of input) stops."""
     with render.status("Choosing follow-up questions..."):
@@ -225,7 +244,9 @@ def run_probes(coach, attempt_id: int, grader, limit: int = 3, editor: bool = Fa
     if probe_set.notice:
         render.notice(probe_set.notice)
     if not probe_set.probes:
-        render.notice("no new follow-up questions for this answer: every probe in the notes was asked.")
+        render.notice(
+            "no new follow-up questions for this answer: every probe in the notes was asked."
+        )
         return 0
     if not editor and speaker is None:
         render.info(f"[dim]{PROBE_HELP}[/]")
@@ -246,8 +267,14 @@ class TerminalRoundUI:
 
     def show_turn(self, turn) -> None:
         self.turn = turn
-        left = f"{clock(turn.seconds_left)} left" if turn.seconds_left >= 0 else f"{clock(turn.seconds_left)} over"
-        timing = f"[dim]{clock(turn.seconds_allowed)} for this question and its follow-ups; {left}.[/]"
+        left = (
+            f"{clock(turn.seconds_left)} left"
+            if turn.seconds_left >= 0
+            else f"{clock(turn.seconds_left)} over"
+        )
+        timing = (
+            f"[dim]{clock(turn.seconds_allowed)} for this question and its follow-ups; {left}.[/]"
+        )
         if turn.kind == "question":
             render.question_panel(turn.question, index=f"Question {turn.position}/{turn.total} · ")
             render.info(timing)
@@ -277,7 +304,9 @@ class TerminalRoundUI:
         render.notice(message)
 
 
-def run_mock(coach, round_, minutes, questions, resume, grader, export, editor=False, speaker=None) -> None:
+def run_mock(
+    coach, round_, minutes, questions, resume, grader, export, editor=False, speaker=None
+) -> None:
     """`coach mock`: start (or resume) a round, run it, then show the scorecard and write it to the file
     named at the start (kept with the round, so it survives a pause) or on resume."""
     if export is not None:
@@ -289,7 +318,9 @@ def run_mock(coach, round_, minutes, questions, resume, grader, export, editor=F
     info = mock.round_info(session.round)
     render.mock_intro(session, info)
     try:
-        result = mock.run_round(coach, session, TerminalRoundUI(editor, coach, speaker), grader=grader)
+        result = mock.run_round(
+            coach, session, TerminalRoundUI(editor, coach, speaker), grader=grader
+        )
     except KeyboardInterrupt:
         render.error(
             f"interrupted; your round {session.round} mock is saved with every answer so far: "
@@ -297,7 +328,11 @@ def run_mock(coach, round_, minutes, questions, resume, grader, export, editor=F
         )
         raise typer.Exit(ExitCode.INTERRUPTED) from None
     if not result.finished:
-        later = f"; the scorecard will go to {session.export_path} when it finishes" if session.export_path else ""
+        later = (
+            f"; the scorecard will go to {session.export_path} when it finishes"
+            if session.export_path
+            else ""
+        )
         render.info(
             f"Round {session.round} mock paused with {result.session.answered} of {len(result.session.items)} "
             f"questions answered. Resume with `coach mock --resume`{later}."
@@ -305,5 +340,7 @@ def run_mock(coach, round_, minutes, questions, resume, grader, export, editor=F
         return
     render.scorecard(result.card)
     if result.session.export_path:
-        render.info(f"Wrote the scorecard to {write_report(result.card, Path(result.session.export_path))}.")
+        render.info(
+            f"Wrote the scorecard to {write_report(result.card, Path(result.session.export_path))}."
+        )
     render.info(f"[dim]See it again with `coach mock show {result.session.id}`.[/]")

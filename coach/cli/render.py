@@ -21,8 +21,18 @@ from coach.voice.delivery import Delivery
 console = Console(highlight=False, soft_wrap=False)
 err_console = Console(stderr=True, highlight=False)
 
-STATUS_STYLE = {"covered": "green", "partial": "yellow", "missed": "red", "contradicted": "bold red"}
-STATUS_MARK = {"covered": "✔ covered", "partial": "~ partial", "missed": "✘ missed", "contradicted": "✘ contradicted"}
+STATUS_STYLE = {
+    "covered": "green",
+    "partial": "yellow",
+    "missed": "red",
+    "contradicted": "bold red",
+}
+STATUS_MARK = {
+    "covered": "✔ covered",
+    "partial": "~ partial",
+    "missed": "✘ missed",
+    "contradicted": "✘ contradicted",
+}
 
 
 def error(message: str) -> None:
@@ -88,7 +98,9 @@ DOCTOR_MARK = {"ok": ("✔ ok", "green"), "fail": ("✘ fail", "red"), "skip": (
 
 
 def doctor_report(report) -> None:
-    table = Table(title=f"LLM endpoint {report.endpoint}, model {report.model}", title_justify="left")
+    table = Table(
+        title=f"LLM endpoint {report.endpoint}, model {report.model}", title_justify="left"
+    )
     table.add_column("check", style="bold", no_wrap=True)
     table.add_column("result", no_wrap=True)
     table.add_column("detail", overflow="fold")
@@ -188,7 +200,9 @@ def rubric_sources(rows) -> None:
     table.add_column("rubric", overflow="fold")
     for question, source in rows:
         style = "red" if source.kind == "none" else ""
-        table.add_row(f"{question.id}\n[dim]{escape(question.text)}[/]", Text(source.describe(), style=style))
+        table.add_row(
+            f"{question.id}\n[dim]{escape(question.text)}[/]", Text(source.describe(), style=style)
+        )
     console.print(table)
     missing = sum(source.kind == "none" for _, source in rows)
     if missing:
@@ -233,7 +247,9 @@ def grade(g, details: bool = False) -> None:
     _bullets("Strengths", g.strengths[:2], "green")
     _bullets("Fix these first", g.gaps[:FIRST_FIXES], "red")
     if len(g.gaps) > FIRST_FIXES or g.outline:
-        console.print("[dim]The full rubric table, every gap and a strong-answer outline: --details (or 'd' in practice).[/]")
+        console.print(
+            "[dim]The full rubric table, every gap and a strong-answer outline: --details (or 'd' in practice).[/]"
+        )
 
 
 def _bullets(title: str, items, colour: str, numbered: bool = False) -> None:
@@ -259,7 +275,8 @@ def attempts_table(attempts) -> None:
     shown = {a.id for a in roots}
     orphans = [a for a in attempts if a.parent_id is not None and a.parent_id not in shown]
     table = Table(
-        title=f"History ({len(roots)} answers, {len(attempts) - len(roots)} follow-up answers)", title_justify="left"
+        title=f"History ({len(roots)} answers, {len(attempts) - len(roots)} follow-up answers)",
+        title_justify="left",
     )
     for column in ("id", "when", "question", "status", "grader", "score"):
         table.add_column(column)
@@ -268,7 +285,9 @@ def attempts_table(attempts) -> None:
         score = f"{a.grade.score:.1f}" if a.grade else "\u2014"
         status = a.status + (f" ({a.error})" if a.error and a.status != "graded" else "")
         question = f"  \u21b3 follow-up to {a.parent_id}" if follow_up else a.question_id
-        table.add_row(str(a.id), a.created_at.strftime("%Y-%m-%d %H:%M"), question, status, a.grader, score)
+        table.add_row(
+            str(a.id), a.created_at.strftime("%Y-%m-%d %H:%M"), question, status, a.grader, score
+        )
 
     for a in roots:
         row(a, False)
@@ -306,7 +325,7 @@ def recording_meter(budget_s: float, limit_s: float):
     from rich.live import Live
 
     def line(elapsed: float, level: float) -> Text:
-        bars = int(round(max(0.0, min(1.0, level)) * 20))
+        bars = round(max(0.0, min(1.0, level)) * 20)
         over = elapsed > budget_s
         text = Text("● REC ", style="bold red")
         text.append(f"{clock(elapsed)} / {clock(budget_s)}", style="bold red" if over else "bold")
@@ -341,31 +360,59 @@ def corpus_report(report) -> None:
         table.add_column(column)
     for row in report.coverage:
         style = "red" if row.key_points < 4 else ""
-        table.add_row(row.question_id, row.kind, ", ".join(row.note_ids) or "—", str(row.key_points), style=style)
+        table.add_row(
+            row.question_id,
+            row.kind,
+            ", ".join(row.note_ids) or "—",
+            str(row.key_points),
+            style=style,
+        )
     console.print(table)
-    console.print(f"{report.notes} notes, {report.questions} questions, {len(report.problems)} problems")
+    console.print(
+        f"{report.notes} notes, {report.questions} questions, {len(report.problems)} problems"
+    )
     for problem in report.problems:
         err_console.print(f"[red]problem:[/] {escape(problem)}", soft_wrap=True)
 
 
 def eval_report(result) -> None:
     m = result.metrics
-    table = Table(title=f"Agreement with human scores ({m['grader']} grader, {m['n']} rows)", title_justify="left")
+    table = Table(
+        title=f"Agreement with human scores ({m['grader']} grader, {m['n']} rows)",
+        title_justify="left",
+    )
     table.add_column("metric")
     table.add_column("value", justify="right")
-    for key in ("pearson", "spearman", "qwk", "rmse", "mae", "within_1", "wall_seconds", "rows_per_second"):
+    for key in (
+        "pearson",
+        "spearman",
+        "qwk",
+        "rmse",
+        "mae",
+        "within_1",
+        "wall_seconds",
+        "rows_per_second",
+    ):
         value = m.get(key)
         table.add_row(key, "n/a" if value is None else f"{value:.3f}")
     console.print(table)
     if m.get("by_label"):
         levels = Table(title="Mean score by label", title_justify="left")
-        for column, justify in (("label", "left"), ("rows", "right"), ("grader", "right"), ("human", "right")):
+        for column, justify in (
+            ("label", "left"),
+            ("rows", "right"),
+            ("grader", "right"),
+            ("human", "right"),
+        ):
             levels.add_column(column, justify=justify)
         for label, g in m["by_label"].items():
-            levels.add_row(escape(label), str(g["n"]), f"{g['grader_mean']:.1f}", f"{g['human_mean']:.1f}")
+            levels.add_row(
+                escape(label), str(g["n"]), f"{g['grader_mean']:.1f}", f"{g['human_mean']:.1f}"
+            )
         console.print(levels)
     kinds = ", ".join(
-        f"{kind} {'n/a' if value is None else f'{value:.2f}'}" for kind, value in m.get("spearman_by_kind", {}).items()
+        f"{kind} {'n/a' if value is None else f'{value:.2f}'}"
+        for kind, value in m.get("spearman_by_kind", {}).items()
     )
     if kinds:
         console.print(f"Spearman by kind of question: {kinds}")
@@ -374,7 +421,9 @@ def eval_report(result) -> None:
         f"{m['graded_by_reference']} against their reference answer (no bank question_id)."
     )
     if result.failed:
-        notice(f"{result.failed} of {m['rows']} rows could not be graded and were left out of the metrics:")
+        notice(
+            f"{result.failed} of {m['rows']} rows could not be graded and were left out of the metrics:"
+        )
         for reason in m["failures"]:
             console.print(f"  • {escape(reason)}")
 
@@ -483,7 +532,9 @@ def progress_report(report) -> None:
                 "\u2014" if trend is None else f"{arrow} {trend:+.1f}",
             )
         console.print(table)
-    console.print("[dim]trend: the mean change on questions you answered more than once (\u2014: none yet).[/]")
+    console.print(
+        "[dim]trend: the mean change on questions you answered more than once (\u2014: none yet).[/]"
+    )
     due = Table(title=f"Due today ({report.today:%Y-%m-%d}, FSRS)", title_justify="left")
     due.add_column("question")
     due.add_column("due since", no_wrap=True)
@@ -517,7 +568,7 @@ def progress_report(report) -> None:
     chart.add_column("question", no_wrap=True)
     chart.add_column("score", no_wrap=True)
     for p in shown:
-        filled = int(round(p.score * 2))
+        filled = round(p.score * 2)
         bar = Text("█" * filled, style=_score_style(p.score))
         bar.append("░" * (20 - filled), style="dim")
         bar.append(f" {p.score:.1f}")
@@ -540,9 +591,12 @@ def speaking(report) -> None:
         return
     shown = report.answers[-CHART_LIMIT:]
     table = Table(
-        title=f"Speaking (last {len(shown)} of {len(report.answers)} spoken answers)", title_justify="left"
+        title=f"Speaking (last {len(shown)} of {len(report.answers)} spoken answers)",
+        title_justify="left",
     )
-    for column in ("when", "question", "length", "budget") + tuple(c for c, _, _ in SPEAKING_COLUMNS):
+    for column in ("when", "question", "length", "budget") + tuple(
+        c for c, _, _ in SPEAKING_COLUMNS
+    ):
         table.add_column(column, no_wrap=column in ("when", "question"))
     for s in shown:
         d = s.delivery
@@ -561,7 +615,8 @@ def speaking(report) -> None:
             changes.append(f"{column} {fmt(first)} \u2192 {fmt(latest)}")
         console.print(
             f"[dim]Your first {SPEAKING_WINDOW} spoken answers against your latest {SPEAKING_WINDOW}: "
-            + "; ".join(changes) + ".[/]"
+            + "; ".join(changes)
+            + ".[/]"
         )
 
 
@@ -576,8 +631,14 @@ def retry_progress(cmp) -> None:
         f"[bold]Since attempt {cmp.a.id}:[/] {cmp.a.grade.score:.1f} \u2192 {cmp.b.grade.score:.1f} "
         f"[{colour}]({change:+.1f})[/]"
     )
-    _bullets("Better than last time", [f"{p.text} ({p.before} \u2192 {p.after})" for p in cmp.gained], "green")
-    _bullets("Worse than last time", [f"{p.text} ({p.before} \u2192 {p.after})" for p in cmp.lost], "red")
+    _bullets(
+        "Better than last time",
+        [f"{p.text} ({p.before} \u2192 {p.after})" for p in cmp.gained],
+        "green",
+    )
+    _bullets(
+        "Worse than last time", [f"{p.text} ({p.before} \u2192 {p.after})" for p in cmp.lost], "red"
+    )
     if not cmp.points:
         console.print("[dim]No rubric point changed status.[/]")
 
@@ -645,7 +706,13 @@ def thread(entries, question=None) -> None:
             continue
         console.print()
         targets = "; ".join(c.text for c in probe.targets)
-        console.print(Panel(Text(probe.text), title=f"[bold cyan]Follow-up probe[/] ({probe.kind})", title_align="left"))
+        console.print(
+            Panel(
+                Text(probe.text),
+                title=f"[bold cyan]Follow-up probe[/] ({probe.kind})",
+                title_align="left",
+            )
+        )
         console.print(Text(f"It tests: {targets}", style="dim"), soft_wrap=True)
         if entry.attempt is not None:
             attempt(entry.attempt)
@@ -656,14 +723,20 @@ def thread(entries, question=None) -> None:
 def mock_intro(session, info) -> None:
     count = len(session.items)
     lines = [
-        f"{count} question{'s' if count != 1 else ''} in {session.minutes} minutes: "
-        f"{clock(session.seconds_allowed)} for each question and its follow-ups.",
+        (
+            f"{count} question{'s' if count != 1 else ''} in {session.minutes} minutes: "
+            f"{clock(session.seconds_allowed)} for each question and its follow-ups."
+        ),
         "Answers are saved and graded as you go; the scores come at the end, on the scorecard.",
         f"The bar: {info.bar.describe()}",
     ]
     if session.answered:
         lines.insert(0, f"Resumed: {session.answered} of {count} questions answered already.")
-    console.print(Panel(Text("\n".join(lines)), title=f"[bold]Mock {escape(info.title)}[/]", title_align="left"))
+    console.print(
+        Panel(
+            Text("\n".join(lines)), title=f"[bold]Mock {escape(info.title)}[/]", title_align="left"
+        )
+    )
 
 
 def mock_result(outcome, seconds_used: float, seconds_left: float) -> None:
@@ -674,7 +747,9 @@ def mock_result(outcome, seconds_used: float, seconds_left: float) -> None:
     )
     if outcome.grade is None:
         error(f"saved as attempt {outcome.attempt_id}, not graded: {outcome.error}")
-    console.print(f"[dim]Saved as attempt {outcome.attempt_id}; answered in {clock(seconds_used)}; {left}.[/]")
+    console.print(
+        f"[dim]Saved as attempt {outcome.attempt_id}; answered in {clock(seconds_used)}; {left}.[/]"
+    )
 
 
 def finished_rounds(sessions, shown: int) -> None:
@@ -689,7 +764,9 @@ def finished_rounds(sessions, shown: int) -> None:
 
 def scorecard(card) -> None:
 
-    colour = {"Hire": "green", "Lean hire": "green", "Lean no hire": "yellow"}.get(card.verdict, "red")
+    colour = {"Hire": "green", "Lean hire": "green", "Lean no hire": "yellow"}.get(
+        card.verdict, "red"
+    )
     mean = mean_text(card.mean)
     body = Text("; ".join(card.reasons) + ("." if card.reasons else ""))
     body.append(f"\n{card.bar}", style="dim")
@@ -700,11 +777,17 @@ def scorecard(card) -> None:
             title_align="left",
         )
     )
-    table = Table(title=f"Scorecard, round {card.round} ({card.minutes} minutes)", title_justify="left")
+    table = Table(
+        title=f"Scorecard, round {card.round} ({card.minutes} minutes)", title_justify="left"
+    )
     for column in ("#", "question", "kind", "score", "probes", "time used / allowed"):
         table.add_column(column, justify="right" if column in ("#", "score") else "left")
     for q in card.questions:
-        score = score_text(q.score) if q.status == "graded" else ("0 (skipped)" if q.status == "skipped" else q.status)
+        score = (
+            score_text(q.score)
+            if q.status == "graded"
+            else ("0 (skipped)" if q.status == "skipped" else q.status)
+        )
         time_used = f"{clock(q.seconds_used)} / {clock(q.seconds_allowed)}"
         table.add_row(
             str(q.position),

@@ -125,7 +125,9 @@ class Speaker:
         interrupted = threading.Event()
 
         def wait_for_enter() -> None:
-            if sys.stdin.readline():  # the end of input (a closed or scripted stdin) does not stop it
+            if (
+                sys.stdin.readline()
+            ):  # the end of input (a closed or scripted stdin) does not stop it
                 stop.set()
 
         reader = threading.Thread(target=wait_for_enter, daemon=True)
@@ -139,7 +141,11 @@ class Speaker:
         try:
             with render.recording_meter(budget_s, limit_s) as tick:
                 samples = voice_record.record(
-                    limit_s, stop.is_set, tick, stream_factory=self.stream_factory, samplerate=voice_audio.RATE,
+                    limit_s,
+                    stop.is_set,
+                    tick,
+                    stream_factory=self.stream_factory,
+                    samplerate=voice_audio.RATE,
                     on_block=live.feed if live else None,
                 )
         finally:
@@ -149,11 +155,15 @@ class Speaker:
         if interrupted.is_set():
             path = self._keep_unsent(samples, rate)
             if path:
-                render.error(f"recording stopped; what you said is kept in {path}: grade it with "
-                             f"`coach grade QUESTION_ID --audio {path}`")
+                render.error(
+                    f"recording stopped; what you said is kept in {path}: grade it with "
+                    f"`coach grade QUESTION_ID --audio {path}`"
+                )
             raise KeyboardInterrupt
         if not stop.is_set() and reader.is_alive():  # the limit, while Enter is still awaited
-            render.info(f"Time is up ({clock(limit_s)}): the recording stopped. Press Enter to go on.")
+            render.info(
+                f"Time is up ({clock(limit_s)}): the recording stopped. Press Enter to go on."
+            )
             reader.join()
         return samples, rate
 
@@ -168,7 +178,9 @@ class Speaker:
         return path
 
     def _reviewed(self, answer: Answer) -> Answer:
-        render.info("[dim]Opening the transcript in your editor: correct what was misheard, save and close.[/]")
+        render.info(
+            "[dim]Opening the transcript in your editor: correct what was misheard, save and close.[/]"
+        )
         text = read_with_editor(answer.text)
         if not text.strip():
             raise CoachError("the reviewed transcript is empty; nothing was saved")

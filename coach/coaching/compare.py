@@ -17,7 +17,9 @@ from coach.models import Attempt
 from coach.search.embeddings import offline_embedder
 
 RANK = {"contradicted": -1, "missed": 0, "partial": 1, "covered": 2}
-PAIR_SIMILARITY = 0.5  # a removed and an added sentence this close in meaning are one changed sentence
+PAIR_SIMILARITY = (
+    0.5  # a removed and an added sentence this close in meaning are one changed sentence
+)
 
 
 @dataclass
@@ -140,10 +142,17 @@ def sentence_changes(before: str, after: str, embedder=None) -> tuple[list[Sente
                 taken_old.add(i)
                 taken_new.add(j)
                 pairs.append((i, j))
-    changes = [SentenceChange("changed", old_only[i], new_only[j]) for i, j in sorted(pairs, key=lambda p: p[1])]
+    changes = [
+        SentenceChange("changed", old_only[i], new_only[j])
+        for i, j in sorted(pairs, key=lambda p: p[1])
+    ]
     paired_old, paired_new = {i for i, _ in pairs}, {j for _, j in pairs}
-    changes += [SentenceChange("removed", s, "") for i, s in enumerate(old_only) if i not in paired_old]
-    changes += [SentenceChange("added", "", s) for j, s in enumerate(new_only) if j not in paired_new]
+    changes += [
+        SentenceChange("removed", s, "") for i, s in enumerate(old_only) if i not in paired_old
+    ]
+    changes += [
+        SentenceChange("added", "", s) for j, s in enumerate(new_only) if j not in paired_new
+    ]
     return changes, unchanged
 
 

@@ -26,16 +26,26 @@ def draft_note(settings, question: Question, force: bool = False) -> tuple[Path,
     note_id = note_id_for(question)
     target = user_notes_dir(settings.coach_home) / f"{note_id}.md"
     if target.exists() and not force:
-        raise CoachError(f"{target} exists already; review or delete it (or draft again with force)")
+        raise CoachError(
+            f"{target} exists already; review or delete it (or draft again with force)"
+        )
     system, user = load_prompt(PROMPT_NAME, PROMPT_VERSION).render(
-        note_id=note_id, kind=question.kind, question_id=question.id, round=question.round, question=question.text
+        note_id=note_id,
+        kind=question.kind,
+        question_id=question.id,
+        round=question.round,
+        question=question.text,
     )
-    text = complete_text(settings, [("system", system), ("user", user)], max_tokens=MAX_TOKENS).strip()
+    text = complete_text(
+        settings, [("system", system), ("user", user)], max_tokens=MAX_TOKENS
+    ).strip()
     text = re.sub(r"\A```(?:markdown|md)?\s*\n|\n```\s*\Z", "", text)
     # The marker goes right after the front matter, where anyone opening the file sees it first.
     match = re.match(r"\A---\s*\n.*?\n---\s*\n", text, re.DOTALL)
     if not match:
-        raise CoachError("the model's note has no front matter; try again or write the note by hand")
+        raise CoachError(
+            "the model's note has no front matter; try again or write the note by hand"
+        )
     text = text[: match.end()] + f"\n{DRAFT_MARKER}\n\n" + text[match.end() :].lstrip()
     note = parse_note(text, target.name)
     if note.id != note_id or question.id not in note.questions or not note.points_for(question.id):

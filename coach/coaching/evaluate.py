@@ -65,7 +65,9 @@ def parse_csv(text: str, name: str = "<csv>") -> list[Row]:
             score = _number(values["score"], name, line, "score")
             max_score = _number(values["max_score"], name, line, "max_score")
             if max_score <= 0:
-                raise CoachError(f"{name}: row {line}, column max_score: must be above 0, got {max_score:g}")
+                raise CoachError(
+                    f"{name}: row {line}, column max_score: must be above 0, got {max_score:g}"
+                )
             if not 0 <= score <= max_score:
                 raise CoachError(
                     f"{name}: row {line}, column score: {score:g} is outside 0..max_score ({max_score:g})"
@@ -93,7 +95,9 @@ def _number(value: str, name: str, line: int, column: str) -> float:
     try:
         number = float(value.strip())
     except ValueError:
-        raise CoachError(f"{name}: row {line}, column {column}: {value.strip()[:20]!r} is not a number") from None
+        raise CoachError(
+            f"{name}: row {line}, column {column}: {value.strip()[:20]!r} is not a number"
+        ) from None
     if not math.isfinite(number):
         raise CoachError(f"{name}: row {line}, column {column}: must be a finite number")
     return number
@@ -167,7 +171,9 @@ def agreement(predicted, human) -> dict:
 # --- grading the rows --------------------------------------------------------------------------
 
 
-NOTHING_TO_GRADE_AGAINST = "no reference answer and no bank question_id: nothing to grade the answer against"
+NOTHING_TO_GRADE_AGAINST = (
+    "no reference answer and no bank question_id: nothing to grade the answer against"
+)
 
 
 def row_rubric(coach, row: Row) -> tuple[Rubric, str]:
@@ -175,18 +181,26 @@ def row_rubric(coach, row: Row) -> tuple[Rubric, str]:
     known = {q.id for q in coach.questions}
     if row.question_id in known:
         return coach.rubric(row.question_id), "rubric"
-    return from_reference(f"row-{row.line}", row.question, row.reference or row.question), "reference"
+    return from_reference(
+        f"row-{row.line}", row.question, row.reference or row.question
+    ), "reference"
 
 
-def grade_rows(coach, rows: list[Row], grader: str, progress: Callable[[str, int, int], None] | None = None):
+def grade_rows(
+    coach, rows: list[Row], grader: str, progress: Callable[[str, int, int], None] | None = None
+):
     """Per row: the score (None if it could not be graded), the path it took, and the failure if any."""
     rubrics, paths = zip(*(row_rubric(coach, r) for r in rows)) if rows else ((), ())
     # A row with neither a bank question nor a reference answer has nothing to be graded against
     # (against its own question, an answer that repeats the question would score well).
     errors: dict[int, str] = {
-        i: NOTHING_TO_GRADE_AGAINST for i, (r, path) in enumerate(zip(rows, paths)) if path == "reference" and not r.reference
+        i: NOTHING_TO_GRADE_AGAINST
+        for i, (r, path) in enumerate(zip(rows, paths))
+        if path == "reference" and not r.reference
     }
-    scores: list[float | None] = [0.0 if not r.answer.strip() and i not in errors else None for i, r in enumerate(rows)]
+    scores: list[float | None] = [
+        0.0 if not r.answer.strip() and i not in errors else None for i, r in enumerate(rows)
+    ]
     todo = [i for i, r in enumerate(rows) if r.answer.strip() and i not in errors]
     done = len(rows) - len(todo)
     if grader == "offline":
@@ -203,7 +217,9 @@ def grade_rows(coach, rows: list[Row], grader: str, progress: Callable[[str, int
         for i in todo:
             try:
                 scores[i] = coach.grade_rubric(rubrics[i], rows[i].answer, grader).score
-            except CoachError as exc:  # one failed row (an endpoint error) must not abort the evaluation
+            except (
+                CoachError
+            ) as exc:  # one failed row (an endpoint error) must not abort the evaluation
                 errors[i] = str(exc)
             done += 1
             if progress:
@@ -236,7 +252,9 @@ def evaluate_rows(coach, rows: list[Row], grader: str, progress=None) -> EvalRes
     return EvalResult(metrics, [s for s, _ in kept], [r for _, r in kept], failed=len(errors))
 
 
-def _grouped(kept: list[tuple[float, Row]], key: Callable[[Row], str]) -> dict[str, list[tuple[float, float]]]:
+def _grouped(
+    kept: list[tuple[float, Row]], key: Callable[[Row], str]
+) -> dict[str, list[tuple[float, float]]]:
     """(grade, human score) pairs grouped by key(row), in key order; rows with an empty key left out."""
     groups: dict[str, list[tuple[float, float]]] = {}
     for score, row in kept:
@@ -257,14 +275,26 @@ def by_label(kept: list[tuple[float, Row]]) -> dict[str, dict]:
     }
 
 
-def spearman_by_kind(kept: list[tuple[float, Row]], kinds: dict[str, str]) -> dict[str, float | None]:
+def spearman_by_kind(
+    kept: list[tuple[float, Row]], kinds: dict[str, str]
+) -> dict[str, float | None]:
     """Spearman per kind of bank question (technical, system-design, behavioral); rows that name no
     bank question count as `reference`."""
     groups = _grouped(kept, lambda row: kinds.get(row.question_id, "reference"))
-    return {kind: spearman([s for s, _ in pairs], [h for _, h in pairs]) for kind, pairs in groups.items()}
+    return {
+        kind: spearman([s for s, _ in pairs], [h for _, h in pairs])
+        for kind, pairs in groups.items()
+    }
 
 
-def evaluate_file(coach, path: Path, grader: str, limit: int | None = None, split: str | None = None, progress=None):
+def evaluate_file(
+    coach,
+    path: Path,
+    grader: str,
+    limit: int | None = None,
+    split: str | None = None,
+    progress=None,
+):
     rows = read_csv(path)
     if split:
         rows = [r for r in rows if r.split == split]

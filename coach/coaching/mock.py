@@ -111,9 +111,7 @@ def choose_questions(
         rounds = sorted({q.round for q in questions})
         raise CoachError(f"no questions in round {round_!r}; rounds are {', '.join(rounds)}")
     if k > len(pool):
-        raise CoachError(
-            f"round {round_} has {len(pool)} questions; ask for {len(pool)} or fewer"
-        )
+        raise CoachError(f"round {round_} has {len(pool)} questions; ask for {len(pool)} or fewer")
     rng = random.Random(seed)
     counts: dict[str, int] = {}
     for q in pool:
@@ -296,7 +294,9 @@ def run_round(
                 current.status = "done"
                 rounds.save_item(session.id, current)
                 rounds.set_state(session.id, "finished")
-                return RoundResult(rounds.get(session.id), finished=True, card=scorecard(coach, session.id))
+                return RoundResult(
+                    rounds.get(session.id), finished=True, card=scorecard(coach, session.id)
+                )
             rounds.save_item(session.id, current)  # the time spent before ':quit' counts
         rounds.set_state(session.id, "interrupted")
         return RoundResult(rounds.get(session.id), finished=False)
@@ -307,9 +307,7 @@ def run_round(
         rounds.set_state(session.id, "interrupted")
         raise
     rounds.set_state(session.id, "finished")
-    return RoundResult(
-        rounds.get(session.id), finished=True, card=scorecard(coach, session.id)
-    )
+    return RoundResult(rounds.get(session.id), finished=True, card=scorecard(coach, session.id))
 
 
 def _read(item, turn, ui, timer) -> tuple[Answer, float]:
@@ -365,8 +363,17 @@ class _RoundProbeUI:
 
     def ask(self, probe, number: int, total: int) -> Answer | None:
         allowed = self.session.seconds_allowed
-        self.turn = Turn("probe", self.item.position, len(self.session.items), self.question, allowed,
-                         allowed - self.item.seconds_used, probe, number, total)
+        self.turn = Turn(
+            "probe",
+            self.item.position,
+            len(self.session.items),
+            self.question,
+            allowed,
+            allowed - self.item.seconds_used,
+            probe,
+            number,
+            total,
+        )
         try:
             answer, self.used = _read(self.item, self.turn, self.ui, self.timer)
         except _Paused:
@@ -390,7 +397,11 @@ def _probe(coach, session, item, question, ui, timer, grader) -> None:
     if session.seconds_allowed - item.seconds_used <= 0:
         ui.notice("time is up for this question: moving on without its follow-ups")
         return
-    handled = [p for p in coach.storage.probes.for_root(item.attempt_id) if p.status in ("answered", "skipped")]
+    handled = [
+        p
+        for p in coach.storage.probes.for_root(item.attempt_id)
+        if p.status in ("answered", "skipped")
+    ]
     remaining = ROUND_PROBES - len(handled)
     if remaining <= 0:
         return
@@ -402,8 +413,9 @@ def _probe(coach, session, item, question, ui, timer, grader) -> None:
     if probe_set.notice:
         ui.notice(probe_set.notice)
     probe_ui = _RoundProbeUI(rounds, session, item, question, ui, timer)
-    run = run_probes(coach, probe_set, probe_ui, grader, len(handled) + 1,
-                     len(handled) + len(probe_set.probes))
+    run = run_probes(
+        coach, probe_set, probe_ui, grader, len(handled) + 1, len(handled) + len(probe_set.probes)
+    )
     if run.stopped:
         raise _Paused
 

@@ -329,7 +329,11 @@ def build_plan(
     def practise(question_id: str, day: date) -> None:
         rating = assumed_rating(last_score.get(question_id))
         question_cards[question_id] = _simulate(
-            scheduler, question_cards.get(question_id), day, review.question_key(question_id), rating
+            scheduler,
+            question_cards.get(question_id),
+            day,
+            review.question_key(question_id),
+            rating,
         )
         for point in point_cards.get(question_id, []):
             point.card = _simulate(scheduler, point.card, day, point.key)
@@ -376,7 +380,7 @@ def build_plan(
             ),
         )
 
-        def review_due(qids: list[str]) -> None:
+        def review_due(qids: list[str], plan_day: PlanDay, day: date) -> None:
             for qid in qids:
                 if not plan_day.fits(QUESTION_MINUTES):
                     break
@@ -393,7 +397,7 @@ def build_plan(
                 practise(qid, day)
 
         # Answers that are not strong yet come first; strong ones only after the day's new questions.
-        review_due([qid for qid in due if not strong(qid)])
+        review_due([qid for qid in due if not strong(qid)], plan_day, day)
 
         read = 0
         while notes_queue and read < NOTES_PER_DAY and plan_day.fits(NOTE_MINUTES):
@@ -432,7 +436,7 @@ def build_plan(
             planned_openers.add(question.id)
             practise(question.id, day)
 
-        review_due([qid for qid in due if strong(qid)])
+        review_due([qid for qid in due if strong(qid)], plan_day, day)
         plan_day.items.sort(key=lambda item: DISPLAY_ORDER[item.kind])
 
     for qid in sorted(question_cards, key=lambda q: (due_day(q), q)):

@@ -361,7 +361,11 @@ def offline_probes(
         if b.fits(rubric.question_id)
     ]
     found_claims = claims(root.answer, rubric.kind)
-    texts = [c.text for c in content] + [b.text for _, b in bullets] + [c.sentence for c in found_claims]
+    texts = (
+        [c.text for c in content]
+        + [b.text for _, b in bullets]
+        + [c.sentence for c in found_claims]
+    )
     vectors = embedder.embed(texts) if texts else None
     n_content, n_bullets = len(content), len(bullets)
     content_vecs = vectors[:n_content] if vectors is not None else None
@@ -384,8 +388,12 @@ def offline_probes(
                 used.add(j)
                 note_id, probe = bullets[j]
                 gap_candidates.append(
-                    _Candidate([probe.text], "missed", expected_points(criterion, probe.expects),
-                               source=f"note:{note_id}")
+                    _Candidate(
+                        [probe.text],
+                        "missed",
+                        expected_points(criterion, probe.expects),
+                        source=f"note:{note_id}",
+                    )
                 )
                 break
     for criterion in missed_dims:
@@ -520,7 +528,9 @@ def llm_probes(
         ).value
     except LLMError as exc:
         if exc.kind == "malformed":
-            raise ProbeFormatError(f"the model's probes were malformed twice: {exc.reason}") from None
+            raise ProbeFormatError(
+                f"the model's probes were malformed twice: {exc.reason}"
+            ) from None
         raise
     by_id = {c.id: c for c in rubric.criteria}
     plain_answer = f" {squash(root.answer)} "
@@ -588,7 +598,6 @@ def next_probes(
                 raise CoachError(f"could not write follow-up probes: {message}") from None
             notice = f"LLM probes failed ({message}); chose them offline instead"
     if source == "offline":
-
         quoted = {squash(p.quote) for p in existing if p.quote}
         fresh = offline_probes(
             rubric, root, answered, coach.notes, asked, need, offline_embedder(), root.id, quoted
@@ -639,8 +648,14 @@ class ProbeRun:
     stopped: bool = False  # the candidate typed ':quit' or input ended
 
 
-def run_probes(coach, probe_set: ProbeSet, ui: ProbeUI, grader: str | None, first_number: int = 1,
-               total: int | None = None) -> ProbeRun:
+def run_probes(
+    coach,
+    probe_set: ProbeSet,
+    ui: ProbeUI,
+    grader: str | None,
+    first_number: int = 1,
+    total: int | None = None,
+) -> ProbeRun:
     """Ask each probe of the set and grade its answer. One rule everywhere: ':skip' skips a probe,
     an empty answer asks again, ':quit' or the end of input stops; answers are saved before grading."""
     run = ProbeRun()

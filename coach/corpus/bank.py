@@ -54,7 +54,13 @@ DESIGN_TEXT = re.compile(
 )
 
 STOPWORDS = set(
-    ["a", "an", "the", "and", "or", "of", "for", "to", "in", "on", "with", "your", "you", "how", "would", "what", "do", "does", "is", "are", "be", "it", "this", "that", "can", "could", "should", "will", "as", "at", "by", "from", "if", "into", "its", "not", "wasn't", "was", "were", "when", "which", "who", "why", "describe", "explain", "walk", "me", "through", "tell", "about", "give", "example", "share", "time", "there", "their", "them", "they", "approach", "ensure", "make", "sure", "our", "like", "such", "e", "g", "eg", "meesho", "meesho's", "platform", "using", "use", "used", "exactly", "detail", "key", "some", "other", "one", "respectively", "versus", "vs", "wasnt", "issue", "think"]
+    """
+a an the and or of for to in on with your you how would what do does is are be it this that can
+could should will as at by from if into its not wasn't was were when which who why describe
+explain walk me through tell about give example share time there their them they approach ensure
+make sure our like such e g eg meesho meesho's platform using use used exactly detail key some
+other one respectively versus vs wasnt issue think
+""".split()
 )
 
 
@@ -140,7 +146,7 @@ def parse_bank(text: str, bank: str = "seed", name: str = "<bank>") -> ParsedBan
                 "warning_stream": False,
             },
         )
-    except (SystemMessage, Exception) as exc:  # docutils raises a variety on garbage
+    except (SystemMessage, Exception) as exc:  # noqa: BLE001 (docutils raises a variety on garbage)
         raise CoachError(f"{name}: not valid reStructuredText ({type(exc).__name__})") from None
 
     result = ParsedBank()
@@ -167,9 +173,12 @@ def parse_bank(text: str, bank: str = "seed", name: str = "<bank>") -> ParsedBan
         seen_ids.add(qid)
         follows = None
         key = (ctx.origin, ctx.round)
-        if ctx.reported and key in first_in_round:
-            if re.search(r"\b(this|still|your architecture|it work)\b", text, re.IGNORECASE):
-                follows = first_in_round[key]
+        if (
+            ctx.reported
+            and key in first_in_round
+            and re.search(r"\b(this|still|your architecture|it work)\b", text, re.IGNORECASE)
+        ):
+            follows = first_in_round[key]
         first_in_round.setdefault(key, qid)
         result.questions.append(
             Question(
@@ -203,9 +212,7 @@ def parse_bank(text: str, bank: str = "seed", name: str = "<bank>") -> ParsedBan
             head = first_paragraph(item)
             inner = [c for c in nested_lists(item) if c.parent is not lst]
             direct_inner = [
-                c
-                for c in inner
-                if not any(p in inner for p in _ancestors(c, stop=item))
+                c for c in inner if not any(p in inner for p in _ancestors(c, stop=item))
             ]
             if direct_inner:
                 sub = _Context(ctx.origin, _round_of(head) or ctx.round, ctx.category, ctx.reported)
@@ -244,12 +251,16 @@ def parse_bank(text: str, bank: str = "seed", name: str = "<bank>") -> ParsedBan
 
     top_sections = [c for c in doctree.children if isinstance(c, nodes.section)]
     if not top_sections:
-        raise CoachError(f"{name}: no titled section found (the seed's reStructuredText layout); or {MARKDOWN_HINT}")
+        raise CoachError(
+            f"{name}: no titled section found (the seed's reStructuredText layout); or {MARKDOWN_HINT}"
+        )
     for top in top_sections:
         company = _clean_title(top.next_node(nodes.title).astext())
         walk(top, _Context(origin=company, reported=True), depth=0)
     if not result.questions:
-        raise CoachError(f"{name}: no questions found in the seed's reStructuredText layout; or {MARKDOWN_HINT}")
+        raise CoachError(
+            f"{name}: no questions found in the seed's reStructuredText layout; or {MARKDOWN_HINT}"
+        )
     return result
 
 
@@ -306,7 +317,9 @@ def parse_markdown_bank(text: str, bank: str, name: str = "<bank>") -> ParsedBan
         if heading:
             round_, current = _round_of(heading.group(1)), None
             if not round_:
-                raise CoachError(f"{name}: line {number}: a '## ' heading must name a round ('## Round 2' or '## Additional')")
+                raise CoachError(
+                    f"{name}: line {number}: a '## ' heading must name a round ('## Round 2' or '## Additional')"
+                )
             continue
         item = MD_ITEM_RE.match(line)
         if item and round_:
@@ -317,8 +330,16 @@ def parse_markdown_bank(text: str, bank: str, name: str = "<bank>") -> ParsedBan
             while qid in seen:
                 qid, n = f"{base}-{n}", n + 1
             seen.add(qid)
-            current = Question(id=qid, text=question_text, round=round_, source="own", origin=origin,
-                               category="General", kind=classify(question_text, ""), bank=bank)
+            current = Question(
+                id=qid,
+                text=question_text,
+                round=round_,
+                source="own",
+                origin=origin,
+                category="General",
+                kind=classify(question_text, ""),
+                bank=bank,
+            )
             result.questions.append(current)
             field = ""
             continue
@@ -327,12 +348,19 @@ def parse_markdown_bank(text: str, bank: str, name: str = "<bank>") -> ParsedBan
             field, value = attr.group(1).lower(), attr.group(2).strip()
             if field == "kind":
                 if value not in KINDS:
-                    raise CoachError(f"{name}: line {number}: kind must be one of {', '.join(KINDS)}, not {value!r}")
+                    raise CoachError(
+                        f"{name}: line {number}: kind must be one of {', '.join(KINDS)}, not {value!r}"
+                    )
                 current.kind = value
             else:
                 current.reference = value
             continue
-        if line.startswith((" ", "\t")) and line.strip() and current is not None and field == "reference":
+        if (
+            line.startswith((" ", "\t"))
+            and line.strip()
+            and current is not None
+            and field == "reference"
+        ):
             current.reference = f"{current.reference} {line.strip()}".strip()
     if not result.questions:
         raise CoachError(f"{name}: no questions found; {MARKDOWN_HINT}")

@@ -33,4 +33,6 @@ EXTRA_DIMENSIONS = {
     "illustration": "Illustration: grounds the approach in one concrete example, not only principles.",
     "tradeoffs": "Trade-offs: says what the approach costs and when they would choose differently.",
 }
-DIMENSION_TEXT = {key: text for dims in DIMENSIONS.values() for key, text in dims} | EXTRA_DIMENSIONS
+DIMENSION_TEXT = {
+    key: text for dims in DIMENSIONS.values() for key, text in dims
+} | EXTRA_DIMENSIONS

@@ -55,7 +55,9 @@ def import_bank(home: Path, source: Path, name: str | None = None) -> tuple[str,
     name = (name or source.stem).lower()
     name = re.sub(r"[^a-z0-9-]+", "-", name).strip("-")
     if not BANK_NAME_RE.match(name) or name == "seed":
-        raise CoachError(f"bank name {name!r}: use 2-31 lowercase letters, digits or dashes (not 'seed')")
+        raise CoachError(
+            f"bank name {name!r}: use 2-31 lowercase letters, digits or dashes (not 'seed')"
+        )
     parsed = _prefixed(load_bank_file(source, bank=name), name)
     suffix = ".md" if source.suffix.lower() in MARKDOWN_SUFFIXES else ".rst"
     for old in banks_dir(home).glob(f"{name}.*"):

@@ -82,40 +82,58 @@ def check_corpus(
             if qid not in ids:
                 report.problems.append(f"{where}: unknown question id {qid!r}")
         if len(note.key_points) < MIN_KEY_POINTS:
-            report.problems.append(f"{where}: {len(note.key_points)} key points; at least {MIN_KEY_POINTS}")
+            report.problems.append(
+                f"{where}: {len(note.key_points)} key points; at least {MIN_KEY_POINTS}"
+            )
         for i, point in enumerate(note.points, 1):
             words = len(point.text.split())
             if not POINT_WORDS[0] <= words <= POINT_WORDS[1]:
-                report.problems.append(f"{where}: key point {i} has {words} words ({POINT_WORDS[0]}-{POINT_WORDS[1]})")
+                report.problems.append(
+                    f"{where}: key point {i} has {words} words ({POINT_WORDS[0]}-{POINT_WORDS[1]})"
+                )
             if TWO_SENTENCES.search(point.text.rstrip(".")) or not point.text.endswith("."):
-                report.problems.append(f"{where}: key point {i} is not one sentence ending with a period")
+                report.problems.append(
+                    f"{where}: key point {i} is not one sentence ending with a period"
+                )
             for qid in point.questions:
                 if qid not in note.questions:
-                    report.problems.append(f"{where}: key point {i} is tagged for {qid}, which the note does not serve")
+                    report.problems.append(
+                        f"{where}: key point {i} is tagged for {qid}, which the note does not serve"
+                    )
         for i, probe in enumerate(note.probe_items, 1):
             if not 1 <= len(probe.expects) <= MAX_EXPECTS:
-                report.problems.append(f"{where}: probe {i} has {len(probe.expects)} expected points (1-{MAX_EXPECTS})")
+                report.problems.append(
+                    f"{where}: probe {i} has {len(probe.expects)} expected points (1-{MAX_EXPECTS})"
+                )
         examples = examples_path(notes_dir, note.id)
         if path.parent == notes_dir and examples.is_file():
             try:
                 texts = {p.text.strip() for p in note.points}
                 for point in read_examples(examples):
                     if point not in texts:
-                        report.problems.append(f"examples/{examples.name}: no key point reads {point[:60]!r}")
+                        report.problems.append(
+                            f"examples/{examples.name}: no key point reads {point[:60]!r}"
+                        )
             except CoachError as exc:
                 report.problems.append(str(exc))
         for qid, keys in note.dimensions.items():
             unknown = [k for k in keys if k not in DIMENSION_TEXT]
             if qid not in note.questions or unknown:
-                report.problems.append(f"{where}: dimensions for {qid}: unknown question or keys {unknown}")
+                report.problems.append(
+                    f"{where}: dimensions for {qid}: unknown question or keys {unknown}"
+                )
     report.notes = len(notes)
     for q in questions:
         serving = [n for n in notes if q.id in n.questions]
         core = sum(1 for n in serving for p in n.points_for(q.id) if p.level == "core")
-        row = CoverageRow(q.id, q.kind, [n.id for n in serving], sum(len(n.points_for(q.id)) for n in serving))
+        row = CoverageRow(
+            q.id, q.kind, [n.id for n in serving], sum(len(n.points_for(q.id)) for n in serving)
+        )
         report.coverage.append(row)
         if q.bank == "seed" and not serving:
             report.problems.append(f"question {q.id} is not served by any note")
         elif q.bank == "seed" and core < MIN_KEY_POINTS:
-            report.problems.append(f"question {q.id} has only {core} core key points (at least {MIN_KEY_POINTS})")
+            report.problems.append(
+                f"question {q.id} has only {core} core key points (at least {MIN_KEY_POINTS})"
+            )
     return report

@@ -82,10 +82,14 @@ def parse_key_points(markdown: str, where: str) -> list[KeyPoint]:
             elif label == "wrong":
                 claim, sep, correction = rest.partition("=>")
                 if not sep:
-                    raise CoachError(f"{where}: a 'Wrong:' line needs ' => ' and a correction: {sub[:60]}")
+                    raise CoachError(
+                        f"{where}: a 'Wrong:' line needs ' => ' and a correction: {sub[:60]}"
+                    )
                 point.wrong.append(WrongClaim(claim=claim.strip(), correction=correction.strip()))
             else:
-                raise CoachError(f"{where}: key point sub-item must start 'Says:' or 'Wrong:': {sub[:60]}")
+                raise CoachError(
+                    f"{where}: key point sub-item must start 'Says:' or 'Wrong:': {sub[:60]}"
+                )
         points.append(point)
     return points
 
@@ -130,7 +134,9 @@ def parse_note(text: str, path: str = "<note>") -> Note:
             sections=sections,
             points=parse_key_points(sections.get("Key points", ""), path),
             probe_items=parse_probes(sections.get("Follow-up probes", ""), path),
-            dimensions={str(k): [str(d) for d in v] for k, v in (meta.get("dimensions") or {}).items()},
+            dimensions={
+                str(k): [str(d) for d in v] for k, v in (meta.get("dimensions") or {}).items()
+            },
             draft=bool(meta.get("draft", False)),
             path=path,
         )

@@ -75,8 +75,19 @@ PARAMS_FILE = Path(__file__).with_name("offline_params.json")
 # 0.745 -> 0.730 on independent.csv graded against its reference answers).
 SHORT_REFERENCE_WORDS = 100
 REFERENCE_STEM = 4
-REFERENCE_SIGNALS = ("closeness", "recall", "word_share", "length")  # the keys of Measurement.reference
-REFERENCE_BLEND = {"intercept": -0.011, "closeness": 0.353, "recall": 0.37, "word_share": 0.279, "length": 0.074}
+REFERENCE_SIGNALS = (
+    "closeness",
+    "recall",
+    "word_share",
+    "length",
+)  # the keys of Measurement.reference
+REFERENCE_BLEND = {
+    "intercept": -0.011,
+    "closeness": 0.353,
+    "recall": 0.37,
+    "word_share": 0.279,
+    "length": 0.074,
+}
 
 NOTICE = (
     "Offline grader: each rubric point, its usual correct phrasings and its common wrong claims are "
@@ -99,7 +110,12 @@ REFERENCE_NOTICE = (
 )
 
 FUNCTION_WORDS = set(
-    ["a", "an", "the", "and", "or", "but", "of", "for", "to", "in", "on", "with", "by", "from", "at", "as", "is", "are", "was", "were", "be", "been", "being", "it", "its", "this", "that", "these", "those", "then", "than", "so", "because", "which", "who", "whom", "whose", "what", "when", "where", "why", "how", "if", "while", "we", "i", "you", "they", "he", "she", "our", "my", "your", "their", "them", "us", "me", "not", "no", "can", "could", "would", "should", "will", "may", "might", "must", "do", "does", "did", "have", "has", "had", "into", "over", "under", "about", "after", "before", "between", "through", "during", "each", "per"]
+    """
+a an the and or but of for to in on with by from at as is are was were be been being it its this
+that these those then than so because which who whom whose what when where why how if while we i
+you they he she our my your their them us me not no can could would should will may might must
+do does did have has had into over under about after before between through during each per
+""".split()
 )
 
 # Signals for the general dimensions: cheap and honest about being surface checks.
@@ -128,14 +144,16 @@ DIMENSION_SIGNALS = {
 
 # Words any story can use without saying anything specific: a story built only from these (and
 # function words) is a template, however well it is shaped.
-GENERIC_STORY_WORDS = set("""company team project model models task tasks metric metrics result results learned learn lesson lessons work worked working hard harder
+GENERIC_STORY_WORDS = set(
+    """company team project model models task tasks metric metrics result results learned learn lesson lessons work worked working hard harder
 led lead leading decided decide improved improve improvement success successful failed fail failure challenge challenges challenging stakeholders stakeholder
 situation action actions time times problem problems solution solutions people person things thing good great better best really very also always never
 made make making took take taking got get getting went go going did done way ways able new old last first next previous end able some many much more most
 manager managers management business product products data process processes approach approaches issue issues goal goals impact outcome outcomes
 everyone everything someone something anyone anything just like well still even back since around across within without through together
 communication communicate communicated collaboration collaborate collaborated ownership owned own responsibility responsible deliver delivered delivery
-quickly important key critical significant significantly overall eventually finally initially however therefore although because""".split())
+quickly important key critical significant significantly overall eventually finally initially however therefore although because""".split()
+)
 
 
 def specific_words(text: str) -> int:
@@ -145,7 +163,8 @@ def specific_words(text: str) -> int:
     return sum(
         1
         for w in words
-        if any(ch.isdigit() for ch in w) or (len(w) > 2 and w.lower() not in FUNCTION_WORDS and w.lower() not in GENERIC_STORY_WORDS)
+        if any(ch.isdigit() for ch in w)
+        or (len(w) > 2 and w.lower() not in FUNCTION_WORDS and w.lower() not in GENERIC_STORY_WORDS)
     )
 
 
@@ -156,7 +175,9 @@ class OfflineParams:
     gamma: float = 1.0  # curvature of the credit ramp
     injection_factor: float = 0.7  # an answer that tries to instruct the grader keeps this share
     prose_ratio: float = 0.25  # below this share of function words, an answer is a keyword list
-    story_specific: float = 20.0  # behavioral: below half this many specific words a story is flagged a template
+    story_specific: float = (
+        20.0  # behavioral: below half this many specific words a story is flagged a template
+    )
     entail_weight: float = 0.0  # share of a point's credit from the claims model's entailment
     # The claims model's contradiction probability that marks a point contradicted; 1.0: it never does
     # (only a known wrong claim does, at certainty 1.0) and the model is not run.
@@ -177,7 +198,9 @@ class OfflineParams:
     def load(cls, path: Path = PARAMS_FILE) -> OfflineParams:
         if path.is_file():
             data = json.loads(path.read_text(encoding="utf-8"))
-            return cls(**{k: v for k, v in data.get("params", {}).items() if k in cls.__dataclass_fields__})
+            return cls(
+                **{k: v for k, v in data.get("params", {}).items() if k in cls.__dataclass_fields__}
+            )
         return cls()
 
 
@@ -186,7 +209,10 @@ def _ramp(similarity: np.ndarray | float, p: OfflineParams):
     return credit**p.gamma
 
 
-COVERED, PARTIAL = 0.7, 0.3  # the credit at which a point counts as covered (explained), partial (mentioned)
+COVERED, PARTIAL = (
+    0.7,
+    0.3,
+)  # the credit at which a point counts as covered (explained), partial (mentioned)
 
 
 def _status(credit: float) -> str:
@@ -236,7 +262,9 @@ class OfflineGrader:
 
     name = "offline"
 
-    def __init__(self, embedder, params: OfflineParams | None = None, judge: ClaimJudge | None = None):
+    def __init__(
+        self, embedder, params: OfflineParams | None = None, judge: ClaimJudge | None = None
+    ):
         self.embedder = embedder
         self.params = params or OfflineParams.load()
         self.judge = judge or claim_judge()
@@ -252,7 +280,9 @@ class OfflineGrader:
         clauses = [c for s in sentences for c in split_clauses(s)]
         return _Prepared(rubric, " ".join(sentences), sentences, flags, bool(flags), clauses)
 
-    def measure_batch(self, items: list[tuple[Rubric, str]], claims: bool | None = None) -> list[Measurement]:
+    def measure_batch(
+        self, items: list[tuple[Rubric, str]], claims: bool | None = None
+    ) -> list[Measurement]:
         """Similarities and signals for each answer: everything the score needs except the params.
         The claims model runs when the params use it (or when `claims` says so, for fitting)."""
         prepared = [self._prepare(rubric, answer) for rubric, answer in items]
@@ -265,10 +295,16 @@ class OfflineGrader:
             for unit in prep.sentences + prep.clauses:
                 texts.setdefault(unit, len(texts))
             texts.setdefault(prep.rubric.question, len(texts))
-        vectors = self.embedder.embed(list(texts)) if texts else np.zeros((0, 384), dtype=np.float32)
+        vectors = (
+            self.embedder.embed(list(texts)) if texts else np.zeros((0, 384), dtype=np.float32)
+        )
         measures = [_measure(prep, vectors, texts) for prep in prepared]
         self._measure_reference(measures)
-        if claims if claims is not None else (self.params.entail_weight > 0 or self.params.contra_prob < 1):
+        if (
+            claims
+            if claims is not None
+            else (self.params.entail_weight > 0 or self.params.contra_prob < 1)
+        ):
             self._judge_claims(measures, vectors, texts)
         return measures
 
@@ -278,7 +314,8 @@ class OfflineGrader:
         todo = [
             (m, text)
             for m in measures
-            if m.prep.sentences and _is_reference(m.prep.rubric)
+            if m.prep.sentences
+            and _is_reference(m.prep.rubric)
             and len((text := _reference_text(m.prep.rubric)).split()) <= SHORT_REFERENCE_WORDS
         ]
         if not todo:
@@ -295,12 +332,16 @@ class OfflineGrader:
             needed = _words(reference) - (_words(question) - FUNCTION_WORDS)
             m.reference = {
                 "closeness": float(vectors[index[answer]] @ vectors[index[reference]]),
-                "recall": _share_used(reference, asked, _stems(answer, REFERENCE_STEM), REFERENCE_STEM),
+                "recall": _share_used(
+                    reference, asked, _stems(answer, REFERENCE_STEM), REFERENCE_STEM
+                ),
                 "word_share": len(needed & _words(answer)) / max(1, len(needed)),
                 "length": min(len(answer.split()) / max(1, len(reference.split())), 2.0),
             }
 
-    def _judge_claims(self, measures: list[Measurement], vectors: np.ndarray, index: dict[str, int]) -> None:
+    def _judge_claims(
+        self, measures: list[Measurement], vectors: np.ndarray, index: dict[str, int]
+    ) -> None:
         """The claims model reads each point with the answer's closest clauses (the top few by meaning):
         entailment adds credit, a contradiction marks the point. One batch for all answers."""
         pairs: list[tuple[str, str]] = []
@@ -378,11 +419,17 @@ class Measurement:
     prose: float  # share of function words
     dim_credits: list[float]
     content: list = field(default_factory=list)  # the content criteria, in rubric order
-    candidates: list[list[str]] = field(default_factory=list)  # per criterion: the clauses the claims model reads
-    word_recall: np.ndarray = None  # per criterion: share of its content words (beyond the question's) the answer uses
+    candidates: list[list[str]] = field(
+        default_factory=list
+    )  # per criterion: the clauses the claims model reads
+    word_recall: np.ndarray = (
+        None  # per criterion: share of its content words (beyond the question's) the answer uses
+    )
     entail: np.ndarray = None  # per criterion: the claims model's best entailment probability
     entail_unit: list[str] = field(default_factory=list)
-    contra_prob: np.ndarray = None  # per criterion: its highest contradiction probability (above entailment)
+    contra_prob: np.ndarray = (
+        None  # per criterion: its highest contradiction probability (above entailment)
+    )
     contra_unit: list[str] = field(default_factory=list)
     contradiction: list[Contradiction | None] = field(default_factory=list)
     # short reference path only: the REFERENCE_SIGNALS by name, see REFERENCE_BLEND
@@ -402,7 +449,9 @@ def _measure(prep: _Prepared, vectors: np.ndarray, index: dict[str, int]) -> Mea
     dims = [c for c in prep.rubric.criteria if c.dimension]
     evidence = [""] * len(content)
     candidates: list[list[str]] = [[] for _ in content]
-    known_wrong: dict[int, Contradiction] = {}  # criterion -> the clause stating one of its wrong claims
+    known_wrong: dict[
+        int, Contradiction
+    ] = {}  # criterion -> the clause stating one of its wrong claims
     units = prep.sentences + prep.clauses
     asked, said = _stems(prep.rubric.question), _stems(prep.answer)  # for the word-level checks
     if prep.sentences and content:
@@ -413,18 +462,24 @@ def _measure(prep: _Prepared, vectors: np.ndarray, index: dict[str, int]) -> Mea
         pairs = sentence_vecs[:-1] + sentence_vecs[1:]
         pairs = pairs / np.clip(np.linalg.norm(pairs, axis=1, keepdims=True), 1e-12, None)
         windows = np.vstack([unit_vecs, pairs])
-        echo = windows @ vectors[index[prep.rubric.question]]  # each window's closeness to the question
+        echo = (
+            windows @ vectors[index[prep.rubric.question]]
+        )  # each window's closeness to the question
         best_sim = np.zeros(len(content))
         for i, c in enumerate(content):
             right = vectors[[index[t] for t in [c.text, *c.says]]]
             closeness = right @ windows.T  # phrasings x windows
-            nearest = closeness.max(axis=0)  # per window: its closeness to the point's nearest phrasing
+            nearest = closeness.max(
+                axis=0
+            )  # per window: its closeness to the point's nearest phrasing
             right_sims = np.where(echo > nearest + QUESTION_ECHO_MARGIN, 0.0, closeness)
             if c.wrong:
                 # claims x windows; the first len(units) windows are the units (sentences and clauses)
                 claim_sims = vectors[[index[w.claim] for w in c.wrong]] @ windows.T
                 wrong_sims = claim_sims.max(axis=0)
-                ambiguous = (wrong_sims >= KNOWN_WRONG_SIM) & (wrong_sims >= nearest - AMBIGUOUS_MARGIN)
+                ambiguous = (wrong_sims >= KNOWN_WRONG_SIM) & (
+                    wrong_sims >= nearest - AMBIGUOUS_MARGIN
+                )
                 # A pair of sentences is as ambiguous as either of its sentences (the first windows).
                 n = len(prep.sentences)
                 ambiguous[len(units) :] |= ambiguous[: n - 1] | ambiguous[1:n]
@@ -435,7 +490,9 @@ def _measure(prep: _Prepared, vectors: np.ndarray, index: dict[str, int]) -> Mea
                 best_sim[i] = max(best_sim[i], float(right_sims[1:].max()) - 0.03)
             # The clause that earned the credit, or (none did: echoes, ambiguous ones) the closest one.
             earned = right_sims[:, : len(units)].max(axis=0)
-            evidence[i] = units[int((earned if earned.max() > 0 else nearest[: len(units)]).argmax())]
+            evidence[i] = units[
+                int((earned if earned.max() > 0 else nearest[: len(units)]).argmax())
+            ]
             # The claims model reads the point with the few clauses closest to it in meaning.
             per_unit = nearest[: len(units)]
             top = [j for j in np.argsort(-per_unit)[:JUDGE_TOP_K] if per_unit[j] >= JUDGE_MIN_SIM]
@@ -449,11 +506,15 @@ def _measure(prep: _Prepared, vectors: np.ndarray, index: dict[str, int]) -> Mea
                 if ok.any():
                     a, b = np.unravel_index(int(np.where(ok, claim_sims, -1.0).argmax()), ok.shape)
                     wrong = c.wrong[a]  # the claim that matched is the one the feedback names
-                    known_wrong[i] = Contradiction(units[b], wrong.claim, wrong.correction, _point_says(c))
+                    known_wrong[i] = Contradiction(
+                        units[b], wrong.claim, wrong.correction, _point_says(c)
+                    )
     else:
         best_sim = np.zeros(len(content))
     dim_credits = [
-        dimension_credit(d.id.removeprefix("dim-"), prep.answer, prep.sentences) if prep.sentences else 0.0
+        dimension_credit(d.id.removeprefix("dim-"), prep.answer, prep.sentences)
+        if prep.sentences
+        else 0.0
         for d in dims
     ]
     return Measurement(
@@ -586,17 +647,25 @@ def score(m: Measurement, p: OfflineParams) -> Grade:
             )
         )
     for d, value in zip(dims, m.dim_credits):
-        results.append(CriterionResult(criterion_id=d.id, text=d.text, status=_status(value), weight=d.weight))
+        results.append(
+            CriterionResult(criterion_id=d.id, text=d.text, status=_status(value), weight=d.weight)
+        )
     flags = list(prep.flags)
     if prep.sentences and p.prose_ratio > 0 and m.prose < p.prose_ratio:
         flags.append("reads as a keyword list: points named without explanation earn little credit")
-    if prep.rubric.kind == "behavioral" and prep.sentences and specific_words(prep.answer) < p.story_specific / 2:
+    if (
+        prep.rubric.kind == "behavioral"
+        and prep.sentences
+        and specific_words(prep.answer) < p.story_specific / 2
+    ):
         flags.append(
             "reads as a template story: no concrete person, system, decision or number, so its shape earns little"
         )
     value = score_value(m, p)
     if _pasted_rubric(prep, content):
-        flags.append("reads as the rubric pasted back: its sentences repeat the key points word for word")
+        flags.append(
+            "reads as the rubric pasted back: its sentences repeat the key points word for word"
+        )
         value = min(value, PASTED_RUBRIC_CAP)
     if m.reference is not None:
         notice = REFERENCE_NOTICE
@@ -670,9 +739,20 @@ def _feedback(
     by_weight = sorted(content, key=lambda r: (-r.weight, r.criterion_id))
     strengths = [r.text for r in by_weight if r.status == "covered"][:3]
     # Wrong claims first, then missing core points; a missing staff point is advice, not a gap.
-    gaps = corrections + [r.text for r in by_weight if r.status == "missed" and r.criterion_id not in staff] + [
-        f"(only partly) {r.text}" for r in by_weight if r.status == "partial" and r.criterion_id not in staff
-    ] + [f"(staff level, a bonus) {r.text}" for r in by_weight if r.status == "missed" and r.criterion_id in staff]
+    gaps = (
+        corrections
+        + [r.text for r in by_weight if r.status == "missed" and r.criterion_id not in staff]
+        + [
+            f"(only partly) {r.text}"
+            for r in by_weight
+            if r.status == "partial" and r.criterion_id not in staff
+        ]
+        + [
+            f"(staff level, a bonus) {r.text}"
+            for r in by_weight
+            if r.status == "missed" and r.criterion_id in staff
+        ]
+    )
     next_steps = []
     missed_dims = [r for r in results if r.criterion_id.startswith("dim-") and r.status == "missed"]
     for r in missed_dims[:2]:

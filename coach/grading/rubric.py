@@ -12,7 +12,9 @@ from coach.errors import CoachError
 from coach.models import Criterion, Kind, Note, Question, Rubric
 
 MAX_CONTENT_CRITERIA = 10
-BORROW_SIMILARITY = 0.65  # an imported question this close to a seed question is graded on its rubric
+BORROW_SIMILARITY = (
+    0.65  # an imported question this close to a seed question is graded on its rubric
+)
 SECONDARY_NOTE_WEIGHT = 0.7
 
 STAFF_WEIGHT = 0.75
@@ -21,9 +23,13 @@ DIMENSION_WEIGHT = 0.5
 
 def dimension_criteria(kind: Kind, keys: list[str] | None = None) -> list[Criterion]:
     """The general dimensions: the note's choice for this question, else its kind's defaults."""
-    pairs = [(k, DIMENSION_TEXT[k]) for k in keys if k in DIMENSION_TEXT] if keys else DIMENSIONS[kind]
+    pairs = (
+        [(k, DIMENSION_TEXT[k]) for k in keys if k in DIMENSION_TEXT] if keys else DIMENSIONS[kind]
+    )
     return [
-        Criterion(id=f"dim-{key}", text=text, weight=DIMENSION_WEIGHT, source="dimension", dimension=True)
+        Criterion(
+            id=f"dim-{key}", text=text, weight=DIMENSION_WEIGHT, source="dimension", dimension=True
+        )
         for key, text in pairs
     ]
 
@@ -66,7 +72,11 @@ def from_notes(question: Question, chosen: list[Note], like: str | None = None) 
                 )
             )
     primary = chosen[0] if chosen else None
-    outline = [re.sub(r"\s+", " ", s) for s in bullets(primary.sections.get("Strong answer outline", ""))] if primary else []
+    outline = (
+        [re.sub(r"\s+", " ", s) for s in bullets(primary.sections.get("Strong answer outline", ""))]
+        if primary
+        else []
+    )
     mistakes = bullets(primary.sections.get("Common mistakes", "")) if primary else []
     dims = primary.dimensions.get(tagged_for) if primary else None
     return Rubric(
@@ -93,9 +103,13 @@ def split_sentences(text: str) -> list[str]:
     return parts
 
 
-def from_reference(question_id: str, question: str, reference: str, kind: Kind = "technical") -> Rubric:
+def from_reference(
+    question_id: str, question: str, reference: str, kind: Kind = "technical"
+) -> Rubric:
     """A rubric for a question that has a reference answer but no note: one point per sentence."""
-    sentences = [s for s in split_sentences(reference) if len(s.split()) >= 3] or [reference.strip()]
+    sentences = [s for s in split_sentences(reference) if len(s.split()) >= 3] or [
+        reference.strip()
+    ]
     criteria = [
         Criterion(id=f"ref/{i + 1}", text=s, weight=1.0, source="reference")
         for i, s in enumerate(sentences[:MAX_CONTENT_CRITERIA])

@@ -326,7 +326,9 @@ def transcribe_audio(
             )
         else:
             reason = describe_failure(exc, settings, model)
-        raise LLMError(f"transcription request failed: {reason}", kind=kind, status=status) from None
+        raise LLMError(
+            f"transcription request failed: {reason}", kind=kind, status=status
+        ) from None
     words = [
         {"word": str(w.word), "start": float(w.start), "end": float(w.end)}
         for w in (getattr(reply, "words", None) or [])

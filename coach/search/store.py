@@ -88,7 +88,11 @@ def note_chunks(notes: list[Note]) -> list[Document]:
                 "questions": ",".join(note.questions),
             }
             slug = re.sub(r"[^a-z0-9]+", "-", section.lower()).strip("-")
-            docs.append(Document(content_id(f"{note.id}#{slug}", text, repr(sorted(meta.items()))), text, meta))
+            docs.append(
+                Document(
+                    content_id(f"{note.id}#{slug}", text, repr(sorted(meta.items()))), text, meta
+                )
+            )
     return docs
 
 
@@ -258,7 +262,9 @@ def _connect(settings: Settings):
 
         url = urlparse(settings.coach_chroma_url)
         if url.scheme not in ("http", "https") or not url.hostname:
-            raise CoachError(f"COACH_CHROMA_URL: not an http(s) URL: {redact_url(settings.coach_chroma_url)}")
+            raise CoachError(
+                f"COACH_CHROMA_URL: not an http(s) URL: {redact_url(settings.coach_chroma_url)}"
+            )
         try:
             client = chromadb.HttpClient(
                 host=url.hostname,
@@ -285,9 +291,15 @@ def _connect(settings: Settings):
 
 
 def _store_error(settings: Settings, exc: Exception) -> CoachError:
-    where = redact_url(settings.coach_chroma_url) if settings.coach_chroma_url else str(settings.chroma_path)
+    where = (
+        redact_url(settings.coach_chroma_url)
+        if settings.coach_chroma_url
+        else str(settings.chroma_path)
+    )
 
-    detail = redact(str(exc).splitlines()[0][:160], settings) if str(exc).strip() else type(exc).__name__
+    detail = (
+        redact(str(exc).splitlines()[0][:160], settings) if str(exc).strip() else type(exc).__name__
+    )
     return CoachError(
         f"the Chroma store at {where} is unreadable ({detail}); "
         "run `coach ingest --rebuild` to recreate it from the corpus"

@@ -45,7 +45,9 @@ class Drafts:
                 handle.write(text)
             os.replace(tmp, path)
         except OSError as exc:
-            raise StorageError(f"cannot keep the draft in {self.directory} ({exc.strerror})") from None
+            raise StorageError(
+                f"cannot keep the draft in {self.directory} ({exc.strerror})"
+            ) from None
         return self.get(question_id)
 
     def get(self, question_id: str) -> Draft | None:

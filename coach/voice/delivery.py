@@ -138,7 +138,8 @@ class Delivery:
         )
         if self.filler_count:
             listed = ", ".join(
-                f"{name} x{n}" for name, n in sorted(self.fillers.items(), key=lambda i: (-i[1], i[0]))
+                f"{name} x{n}"
+                for name, n in sorted(self.fillers.items(), key=lambda i: (-i[1], i[0]))
             )
             lines.append(
                 f"{self.filler_count} filler word{_s(self.filler_count)} "
@@ -293,7 +294,9 @@ def _fillers(tokens: list[_Token]) -> dict[str, int]:
                 found = "like"
         elif tok.word == "so" and at_clause_start:
             rest = [t.key for t in tokens[i + 1 : i + 4]]
-            opens_signpost = any(tuple(rest[: len(s)]) == s for s in _SIGNPOST_WORDS if s != ("then",))
+            opens_signpost = any(
+                tuple(rest[: len(s)]) == s for s in _SIGNPOST_WORDS if s != ("then",)
+            )
             if not opens_signpost and (not rest or rest[0] not in _SO_NOT_BEFORE):
                 found = "so"
         last = tokens[i + width - 1]
@@ -318,7 +321,11 @@ def _signposts(tokens: list[_Token]) -> list[float]:
     while i < len(tokens):
         for phrase in _SIGNPOST_WORDS:
             if tuple(keys[i : i + len(phrase)]) == phrase:
-                if phrase == ("second",) and i and (keys[i - 1] in _UNIT_BEFORE or keys[i - 1].isdigit()):
+                if (
+                    phrase == ("second",)
+                    and i
+                    and (keys[i - 1] in _UNIT_BEFORE or keys[i - 1].isdigit())
+                ):
                     continue
                 times.append(tokens[i].start)
                 i += len(phrase) - 1

@@ -34,7 +34,9 @@ class NoMicrophone(CoachError):
         super().__init__(message)
 
 
-StreamFactory = Callable[[int, int], object]  # (samplerate, blocksize) -> an opened-not-started stream
+StreamFactory = Callable[
+    [int, int], object
+]  # (samplerate, blocksize) -> an opened-not-started stream
 
 
 def record(
@@ -76,7 +78,9 @@ def record(
                 break
             chunks.append(block)
             frames += block.size
-            if on_block is not None:  # e.g. a LiveTranscription, transcribing while the candidate speaks
+            if (
+                on_block is not None
+            ):  # e.g. a LiveTranscription, transcribing while the candidate speaks
                 on_block(block)
             on_tick(frames / samplerate, level(block))
     finally:

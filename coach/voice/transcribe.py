@@ -260,7 +260,9 @@ class LiveTranscription:
         text, words, self.language = self.whisper.transcribe_part(
             samples, offset_s=offset, previous=" ".join(self.texts)
         )
-        if not last:  # Whisper may invent a closing phrase ("So, that's it.") in a part's trailing quiet
+        if (
+            not last
+        ):  # Whisper may invent a closing phrase ("So, that's it.") in a part's trailing quiet
             end = offset + _speech_end(samples, self.rate)
             kept = [w for w in words if w.start < end]
             if len(kept) < len(words):
@@ -414,7 +416,11 @@ def _punctuated(text: str, raw_words: list[dict]) -> list[Word]:
             trail = match.group(0) if match else ""
             shown = text[at:end] + trail
             cursor = end + len(trail)
-        words.append(Word(text=shown, start=float(item.get("start") or 0.0), end=float(item.get("end") or 0.0)))
+        words.append(
+            Word(
+                text=shown, start=float(item.get("start") or 0.0), end=float(item.get("end") or 0.0)
+            )
+        )
     return words
 
 
