@@ -678,10 +678,10 @@ def _pasted_rubric(prep: _Prepared, content) -> bool:
     """Most of the answer's sentences repeat a key point nearly word for word."""
     if not prep.sentences or not content:
         return False
-    points = [set(re.findall(r"[a-z0-9]+", c.text.lower())) for c in content]
+    points = [_words(c.text) for c in content]
     copied = 0
     for sentence in prep.sentences:
-        words = set(re.findall(r"[a-z0-9]+", sentence.lower()))
+        words = _words(sentence)
         if len(words) >= 6 and any(len(words & point) >= 0.8 * len(words) for point in points):
             copied += 1
     return copied >= max(2, len(prep.sentences) // 2)
